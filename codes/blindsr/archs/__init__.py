@@ -1,0 +1,1 @@
+"""Network architectures; each ``*_arch.py`` registers its classes in ``ARCHS``."""

@@ -1,0 +1,1 @@
+"""Datasets; each ``*_dataset.py`` registers its classes in ``DATASETS`` under its ``mode``."""

@@ -1,0 +1,1 @@
+"""The degradation model: kernels, blur, subsampling, noise, JPEG, quantisation, PCA."""

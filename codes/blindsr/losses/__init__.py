@@ -1,0 +1,1 @@
+"""Losses; each ``*_loss.py`` registers in ``LOSSES``."""

@@ -1,0 +1,1 @@
+"""Models (training/test recipes); each ``*_model.py`` registers in ``MODELS``."""

@@ -1,0 +1,1 @@
+"""Option files: loading, validation, overrides."""

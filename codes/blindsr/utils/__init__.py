@@ -1,0 +1,1 @@
+"""Small topical helpers (I/O, devices, logging)."""
