@@ -1,1 +1,2 @@
-"""Option files: loading, validation, overrides."""
+"""Option files: loading, validation, overrides (``load_options``)."""
+from .loader import OptionsError, dump_options, load_options  # noqa: F401

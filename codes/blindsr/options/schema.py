@@ -1,0 +1,117 @@
+"""The option schema: the MANet authors' keys (spec §3) plus a few of ours.
+
+Each leaf is a ``Key``; a nested dict is a section. ``None`` in a file always means
+"the authors' default". Methods with settings of their own add a section through
+``register_section`` from their own module (one file per method).
+"""
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Key:
+    type: Any                  # int, float, bool, str, list, 'list[int]', 'list[float]', 'any'
+    default: Any = None
+    required: bool = False
+    choices: Optional[Tuple] = None
+    help: str = ''
+
+
+def _k(type_, default=None, **kw):
+    return Key(type_, default, **kw)
+
+
+TOP_LEVEL = {
+    'name': _k(str, required=True, help='run name; outputs go to results/<name>/'),
+    'suffix': _k(str),
+    'model': _k(str, 'blind', help='model recipe (registry MODELS)'),
+    'distortion': _k(str, 'sr', choices=('sr',)),
+    'scale': _k(int, required=True, choices=(1, 2, 3, 4, 8)),
+    'gpu_ids': _k('list[int]', help='[] or null: CPU; [0, ...]: CUDA when available'),
+    'kernel_size': _k(int, 21),
+    'code_length': _k(int, 15),
+    'sig_min': _k(float), 'sig_max': _k(float),
+    'sig': _k(float, 1.6), 'sig1': _k(float, 6.0), 'sig2': _k(float, 1.0), 'theta': _k(float, 0.0),
+    'rate_iso': _k(float, 0.0),
+    'sv_mode': _k(int, 0, choices=(0, 1, 2, 3, 4, 5, 6)),
+    'train_noise': _k(bool, False), 'noise_high': _k(float, 0.0),
+    'train_jpeg': _k(bool, False), 'jpeg_low': _k(int, 100),
+    'test_noise': _k(bool, False), 'noise': _k(float, 0.0),
+    'test_jpeg': _k(bool, False), 'jpeg': _k(int, 100),
+    'pca_path': _k(str),
+    'cal_lr_psnr': _k(bool, False),
+    'crop_border': _k(int, help='pixels cut on each side for metrics; null: the scale'),
+    'use_tb_logger': _k(bool, False),
+    # ours
+    'sv_block_size': _k(int, 40, help='HR block size of spatially variant kernel fields'),
+    'manual_seed': _k(int, 0, help='seed of the fixed test/validation degradations'),
+    'tile': _k(int, help='test: LR tile size for large inputs (null: whole image)'),
+    'tile_overlap': _k(int, 32, help='test: LR overlap between tiles'),
+    'amp': _k(bool, True, help='mixed precision when on CUDA (always fp32 on CPU)'),
+}
+
+DATASET = {
+    'name': _k(str, required=True),
+    'mode': _k(str, required=True, help='GT | LQ | GTLQ (registry DATASETS)'),
+    'dataroot_GT': _k(str), 'dataroot_LQ': _k(str),
+    'use_shuffle': _k(bool, True), 'n_workers': _k(int, 0), 'batch_size': _k(int, 1),
+    'GT_size': _k(int), 'LR_size': _k(int),
+    'use_flip': _k(bool, False), 'use_rot': _k(bool, False),
+    'color': _k(str, 'RGB'),
+    'data_type': _k(str, 'img', choices=('img',)),
+    # repeated from the top level in the authors' LQ example; must agree with it
+    'scale': _k(int), 'kernel_size': _k(int),
+}
+
+NETWORK_G = {
+    'which_model_G': _k(str, required=True, help='architecture name (registry ARCHS)'),
+    'in_nc': _k(int), 'out_nc': _k(int), 'nf': _k(int), 'nb': _k(int), 'gc': _k(int),
+    'manet_nf': _k(int), 'manet_nb': _k(int), 'split': _k(int),
+    'upscale': _k(int, help='unused (only in the authors\' prepare_testset.yml)'),
+}
+
+PATH = {
+    'pretrain_model_G': _k(str), 'pretrain_model_K': _k(str),
+    'strict_load': _k(bool, True), 'resume_state': _k(str),
+}
+
+TRAIN = {
+    'lr_G': _k(float, required=True),
+    'lr_scheme': _k(str, 'MultiStepLR', choices=('MultiStepLR', 'CosineAnnealingLR_Restart')),
+    'beta1': _k(float, 0.9), 'beta2': _k(float, 0.999),
+    'weight_decay_G': _k(float, 0.0),
+    'niter': _k(int, required=True),
+    'warmup_iter': _k(int, -1),
+    'lr_steps': _k('list[int]'), 'lr_gamma': _k(float, 0.5),
+    'T_period': _k('list[int]'), 'restarts': _k('list[int]'), 'restart_weights': _k('list[float]'),
+    'eta_min': _k(float, 1e-7), 'clear_state': _k(bool, False),
+    'kernel_criterion': _k(str), 'kernel_weight': _k(float, 0.0),
+    'pixel_criterion': _k(str), 'pixel_weight': _k(float, 0.0),
+    'pixel_criterion_lr': _k(str), 'pixel_weight_lr': _k(float, 0.0),
+    'manual_seed': _k(int, 0),
+    'val_freq': _k(int, 5000),
+}
+
+LOGGER = {
+    'print_freq': _k(int, 100),
+    'save_checkpoint_freq': _k(int, 5000),
+    'keep_checkpoints': _k(int, 3, help='ours: how many checkpoints to keep (0: all)'),
+}
+
+SECTIONS = {
+    'network_G': NETWORK_G,
+    'path': PATH,
+    'train': TRAIN,
+    'logger': LOGGER,
+}
+
+# Extra sections registered by method modules (e.g. FKP): name -> schema dict.
+EXTRA_SECTIONS = {}
+
+
+def register_section(name, schema):
+    """Let a method add its own top-level section of options (validated like the others)."""
+    if name in TOP_LEVEL or name in SECTIONS or name == 'datasets':
+        raise KeyError(f'option section {name!r} already exists')
+    EXTRA_SECTIONS[name] = schema
+    return schema
