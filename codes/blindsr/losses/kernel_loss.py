@@ -34,7 +34,7 @@ class KernelLoss(nn.Module):
         if pred.dim() != 5 or pred.shape[-1] != pred.shape[-2]:
             raise ValueError(f'pred must be a kernel field (B, h, w, l, l), got {tuple(pred.shape)}')
         b, h, w, l, _ = pred.shape
-        if gt.dim() == 3:
+        if gt.dim() == 3 and gt.shape == (b, l, l):
             gt = gt[:, None, None].expand(b, h, w, l, l)
         if gt.shape != pred.shape:
             raise ValueError(f'gt kernel {tuple(gt.shape)} matches neither (B, l, l) nor '
