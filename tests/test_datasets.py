@@ -211,13 +211,13 @@ def test_true_kernels_si_and_field(pairs, tmp_path):
     kdir = tmp_path / 'kernels_mode0_noise0'
     kdir.mkdir()
     np.savez(kdir / 'im0.npz', kernel=_kernel(5, 0))
-    np.savez(kdir / 'im1.npz', kernel_field=np.zeros((20, 16, 5, 5), np.float32))    # HR positions
+    np.savez(kdir / 'im1.npz', kernel_field=np.zeros((5, 4, 5, 5), np.float32))      # per LR pixel
     with pytest.raises(DatasetError, match=r'im2\.npz: true-kernel file missing'):
         build_dataset(_opt('GTLQ', dataroot_GT=gt_dir, dataroot_LQ=lq_dir))
     np.savez(kdir / 'im2.npz', kernel_field=np.zeros((5, 6, 5, 5), np.float32))      # wrong size
     ds = build_dataset(_opt('GTLQ', dataroot_GT=gt_dir, dataroot_LQ=lq_dir))
     assert torch.equal(ds[0]['kernel'], torch.from_numpy(_kernel(5, 0)))
-    assert ds[1]['kernel_field'].shape == (20, 16, 5, 5) and 'kernel' not in ds[1]
+    assert ds[1]['kernel_field'].shape == (5, 4, 5, 5) and 'kernel' not in ds[1]
     with pytest.raises(DatasetError, match=r'im2\.npz: kernel_field covers 5x6 positions, but the LR image is 6x6'):
         ds[2]
     lq_ds = build_dataset(_opt('LQ', dataroot_LQ=lq_dir))

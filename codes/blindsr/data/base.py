@@ -56,17 +56,17 @@ class SRDataset(Dataset):
             logger.info('dataset %s: true kernels from %s', self.name, folder)
 
     def _load_kernel(self, index, lq_hw):
-        """(key, array) of image ``index``'s true kernel, or None; a field must cover the LR
-        positions (h, w) or the HR positions (scale*h, scale*w)."""
+        """(key, array) of image ``index``'s true kernel, or None. A field holds one kernel per
+        *LR* pixel, (h, w, l, l), the layout the models estimate and evaluate."""
         if not self.kernel_paths:
             return None
         path = self.kernel_paths[index]
         key, arr = load_kernel(path)
         if key == 'kernel_field':
             h, w = lq_hw
-            if arr.shape[:2] not in ((h, w), (h * self.scale, w * self.scale)):
+            if arr.shape[:2] != (h, w):
                 raise DatasetError(f'{path}: kernel_field covers {arr.shape[0]}x{arr.shape[1]} positions, '
-                                   f'but the LR image is {h}x{w} (HR {h * self.scale}x{w * self.scale})')
+                                   f'but the LR image is {h}x{w}; store one kernel per LR pixel')
         return key, arr
 
     @staticmethod

@@ -64,10 +64,8 @@ class GTLQDataset(SRDataset):
             top, left = random_offset(lh, lw, lq_size)
             lq = lq[top:top + lq_size, left:left + lq_size]
             gt = gt[top * s:top * s + size, left * s:left * s + size]
-            if kernel is not None and kernel[0] == 'kernel_field':
-                f = kernel[1]
-                k = 1 if f.shape[:2] == (lh, lw) else s     # field at LR or HR positions
-                kernel = ('kernel_field', f[top * k:(top + lq_size) * k, left * k:(left + lq_size) * k])
+            if kernel is not None and kernel[0] == 'kernel_field':          # one kernel per LR pixel
+                kernel = ('kernel_field', kernel[1][top:top + lq_size, left:left + lq_size])
         flips = self._flips()
         item = {'GT': self._tensor(gt, flips), 'LQ': self._tensor(lq, flips),
                 'GT_path': str(gt_path), 'LQ_path': str(lq_path)}

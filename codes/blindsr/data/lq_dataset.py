@@ -13,7 +13,7 @@ class LQDataset(SRDataset):
     """Images of ``dataroot_LQ`` as they are (no crop or augmentation in any phase).
 
     Item: ``{'LQ': (3, h, w) float32 RGB in [0, 1], 'LQ_path': str}`` plus ``'kernel'`` (l, l)
-    or ``'kernel_field'`` (h', w', l, l) when a ``kernels_*`` sibling folder holds them.
+    or ``'kernel_field'`` (h, w, l, l) when a ``kernels_*`` sibling folder holds them.
     """
 
     def __init__(self, opt):

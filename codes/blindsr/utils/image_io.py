@@ -4,7 +4,6 @@ One in-memory convention for the whole project: float32 RGB, HxWxC, values in [0
 (numpy), or CxHxW tensors. The only 8-bit BGR path is :func:`tensor2img`, kept because the
 authors compute every reported metric on its output.
 """
-import logging
 from pathlib import Path
 
 import cv2
@@ -12,8 +11,6 @@ import numpy as np
 import torch
 
 from blindsr.utils.files import atomic_write_bytes
-
-logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
