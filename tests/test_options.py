@@ -70,7 +70,7 @@ def test_authors_codes_relative_paths_still_work(tmp_path):
 
 
 @pytest.mark.parametrize('change, expected', [
-    (('lr_steps: [5]', 'lr_steps: [5]\n  lr_sheme: MultiStepLR'), "unknown key 'train.lr_sheme' (did you mean 'lr_scheme'?)"),
+    (('lr_steps: [5]', 'lr_steps: [5], lr_sheme: MultiStepLR'), "unknown key 'train.lr_sheme' (did you mean 'lr_scheme'?)"),
     (('model: blind', 'model: blind\nscael: 4'), "unknown key 'scael' (did you mean 'scale'?)"),
     (('niter: 10', 'niter: ten'), "'train.niter' must be an integer, got 'ten'"),
     (('niter: 10', 'niter: 10.5'), "'train.niter' must be an integer, got 10.5"),
@@ -81,14 +81,10 @@ def test_authors_codes_relative_paths_still_work(tmp_path):
      "unknown key 'datasets.train.mod' (did you mean 'mode'?)"),
     (('which_model_G: MANet_s1', 'which_model_G: MANet_s9'), "unknown architecture 'MANet_s9'"),
     (('manet_nf: 8', 'manet_nff: 8'), "unknown key 'network_G.manet_nff' (did you mean 'manet_nf'?)"),
-    (('use_tb', 'use_tb'), None),
 ])
 def test_errors_name_file_and_key(tmp_path, change, expected):
     text = MINIMAL.replace(*change)
     path = write(tmp_path, text)
-    if expected is None:
-        load_options(path, is_train=True)
-        return
     with pytest.raises(OptionsError) as e:
         load_options(path, is_train=True)
     msg = str(e.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ..utils.paths import REPO_ROOT, resolve_path
-from .schema import DATASET, EXTRA_SECTIONS, SECTIONS, TOP_LEVEL, Key
+from .schema import DATASET, EXTRA_SECTIONS, NETWORK_G, SECTIONS, TOP_LEVEL, Key
 
 
 class OptionsError(ValueError):
@@ -31,7 +31,7 @@ def _check_type(value, key: Key, where):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and t != list:
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise OptionsError(f'{where} must be a list, got {value!r}')
+            raise OptionsError(f"'{where}' must be a list, got {value!r}")
         if t == list:
             return list(value)
         item = Key(int if t == 'list[int]' else float)
@@ -39,24 +39,29 @@ def _check_type(value, key: Key, where):
     if t is bool:
         if isinstance(value, bool):
             return value
-        raise OptionsError(f'{where} must be true or false, got {value!r}')
+        raise OptionsError(f"'{where}' must be true or false, got {value!r}")
     if t is int:
         if isinstance(value, bool):
-            raise OptionsError(f'{where} must be an integer, got {value!r}')
+            raise OptionsError(f"'{where}' must be an integer, got {value!r}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)      # the authors write `val_freq: !!float 5e3`
-        raise OptionsError(f'{where} must be an integer, got {value!r}')
+        raise OptionsError(f"'{where}' must be an integer, got {value!r}")
     if t is float:
+        if isinstance(value, str):
+            try:               # YAML 1.1 reads `1e-3` (no dot) as a string
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise OptionsError(f'{where} must be a number, got {value!r}')
+            raise OptionsError(f"'{where}' must be a number, got {value!r}")
         return float(value)
     if t is str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
-            raise OptionsError(f'{where} must be a string, got {value!r}')
+            raise OptionsError(f"'{where}' must be a string, got {value!r}")
         return value
     raise TypeError(f'bad schema type {t!r} for {where}')
 
@@ -76,7 +81,7 @@ def _validate_section(raw, schema, prefix, extra_keys=()):
     for k, v in raw.items():
         where = f'{prefix}.{k}' if prefix else str(k)
         if k in schema:
-            out[k] = _check_type(v, schema[k], f"'{where}'")
+            out[k] = _check_type(v, schema[k], where)
             choices = schema[k].choices
             if choices and out[k] is not None and out[k] not in choices:
                 raise OptionsError(f"'{where}' must be one of {list(choices)}, got {v!r}")

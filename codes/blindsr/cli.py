@@ -1,0 +1,34 @@
+"""Run a command-line job: expected user errors become one line on stderr and exit status 2."""
+import logging
+import sys
+
+from .options import OptionsError
+
+
+def user_errors():
+    """Exception types that mean "bad input": reported in one line, no traceback."""
+    from .utils.image_io import ImageNotFoundError, ImageReadError
+    errors = [OptionsError, ImageNotFoundError, ImageReadError, FileNotFoundError]
+    try:
+        from .data.errors import DatasetError
+        errors.append(DatasetError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def run_cli(job):
+    try:
+        job()
+    except KeyboardInterrupt:
+        logging.getLogger('blindsr').warning('interrupted')
+        return 130
+    except user_errors() as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    except (KeyError, ValueError) as e:
+        # registry lookups and argument checks raise these with a readable message
+        msg = e.args[0] if e.args else repr(e)
+        print(f'error: {msg}', file=sys.stderr)
+        return 2
+    return 0

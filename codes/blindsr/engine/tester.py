@@ -1,0 +1,85 @@
+"""test.py's work: every dataset of the options through the model, metrics to CSV."""
+import csv
+import io
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from ..options import dump_options
+from ..registry import MODELS
+from ..utils.device import select_device
+from ..utils.files import atomic_path, atomic_write_text
+from ..utils.image_io import tensor2img, write_image
+from ..utils.kernel_picture import save_kernel_picture
+from ..utils.logger import setup_logging, timestamp
+from .evaluation import METRIC_NAMES, average, format_metrics
+from .validation import build_eval_loader, centre_kernels, image_stem, run_image
+
+logger = logging.getLogger('blindsr')
+
+
+def _fresh_results_root(opt):
+    root = Path(opt['path']['results_root'])
+    if root.exists() and any(root.iterdir()):
+        archived = root.with_name(f'{root.name}_archived_{timestamp()}')
+        shutil.move(str(root), str(archived))
+        logger.warning('%s existed: moved to %s', root, archived)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def write_csv(rows, path):
+    keys = ['image'] + [k for k in METRIC_NAMES if any(k in r for r in rows)]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction='ignore')
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (f'{r[k]:.6f}' if isinstance(r.get(k), float) else r.get(k, '')) for k in keys})
+    atomic_write_text(buf.getvalue(), path)
+
+
+def save_npz(path, out, scale):
+    arrays = {'sr_img': tensor2img(out['sr'][0]) if 'sr' in out else np.zeros((0,)),
+              'est_ker_lr': out['est_field'][0].cpu().numpy(), 'scale': np.int64(scale)}
+    gt = out.get('kernel_field', out.get('kernel'))
+    if gt is not None:
+        arrays['gt_ker'] = gt[0].cpu().numpy()
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, **arrays)
+
+
+def test(opt, save_kernel=False):
+    root = _fresh_results_root(opt)
+    setup_logging(root / f'test_{opt["name"]}_{timestamp()}.log')
+    atomic_write_text(dump_options(opt), root / 'options.yml')
+    device = select_device(opt['gpu_ids'])
+    model = MODELS.get(opt['model'])(opt, device)
+    summary = {}
+    for phase, d in opt['datasets'].items():
+        loader = build_eval_loader(d)
+        folder = root / d['name']
+        logger.info('Testing %s (%d images, mode %s) -> %s', d['name'], len(loader), d['mode'], folder)
+        rows = []
+        with logging_redirect_tqdm(loggers=[logger]):
+            for index, batch in enumerate(tqdm(loader, desc=d['name'], dynamic_ncols=True)):
+                out, metrics = run_image(model, batch, index, opt)
+                stem = image_stem(batch)
+                if 'sr' in out:
+                    write_image(folder / f'{stem}.png', tensor2img(out['sr'][0]), channel_order='bgr')
+                if 'est_field' in out:
+                    save_kernel_picture(folder / 'kernels' / f'{stem}.png', *centre_kernels(out))
+                    if save_kernel:
+                        save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
+                rows.append(dict(metrics, image=stem))
+                logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
+        avg = average(rows)
+        if rows:
+            write_csv(rows + [dict(avg, image='average')], folder / 'metrics.csv')
+        logger.info('----Average of %s: %s', d['name'], format_metrics(avg) or 'no metrics')
+        summary[d['name']] = avg
+    return summary

@@ -1,0 +1,128 @@
+"""The iteration-based training loop shared by every model recipe."""
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from ..data.sampler import ResumableSampler, SeededSamples
+from ..options import dump_options
+from ..registry import DATASETS, MODELS
+from ..utils.device import select_device
+from ..utils.files import atomic_write_text
+from ..utils.logger import TensorBoard, setup_logging, timestamp
+from . import checkpoint, distributed
+from .evaluation import average, format_metrics
+from .validation import validate
+
+logger = logging.getLogger('blindsr')
+
+
+def _prepare_run_folder(opt, resuming, rank):
+    """Create ``results/<name>/``; a fresh run never overwrites an earlier one: it is archived."""
+    root = Path(opt['path']['experiments_root'])
+    if rank == 0 and not resuming and root.exists() and any(root.iterdir()):
+        archived = root.with_name(f'{root.name}_archived_{timestamp()}')
+        shutil.move(str(root), str(archived))
+        logging.getLogger('blindsr').warning('%s existed: moved to %s', root, archived)
+    distributed.barrier()
+    for key in ('experiments_root', 'models', 'training_state', 'val_images'):
+        Path(opt['path'][key]).mkdir(parents=True, exist_ok=True)
+
+
+def _build_train_loader(opt, seed, rank, world):
+    d = opt['datasets']['train']
+    dataset = SeededSamples(DATASETS.get(d['mode'])(d), seed=seed)
+    batch = d['batch_size']
+    if batch % world:
+        raise ValueError(f"datasets.train.batch_size ({batch}) must be divisible by the number of processes ({world})")
+    sampler = ResumableSampler(len(dataset), seed=seed, shuffle=d['use_shuffle'], rank=rank, world_size=world)
+    per_proc = batch // world
+    if len(sampler) < per_proc:
+        raise ValueError(f"datasets.train: {len(dataset)} images cannot fill a batch of {batch}; lower batch_size")
+    loader = DataLoader(dataset, batch_size=per_proc, sampler=sampler, num_workers=d['n_workers'],
+                        drop_last=True, pin_memory=torch.cuda.is_available(),
+                        persistent_workers=False)
+    return dataset, sampler, loader
+
+
+def train(opt, resume=None, launcher='none'):
+    """Train ``opt`` (validated options). ``resume``: None, 'auto' or a training-state path."""
+    rank, world, local_rank = distributed.init_distributed(launcher)
+    dist = world > 1
+    resume = resume or opt['path']['resume_state']
+    _prepare_run_folder(opt, resuming=bool(resume), rank=rank)
+    root = Path(opt['path']['experiments_root'])
+    setup_logging(root / f'train_{opt["name"]}_{timestamp()}.log', rank=rank)
+    if rank == 0:
+        atomic_write_text(dump_options(opt), root / 'options.yml')
+    device = select_device(opt['gpu_ids'], local_rank)
+    t = opt['train']
+    seed = t['manual_seed']
+    torch.manual_seed(seed)
+
+    dataset, sampler, loader = _build_train_loader(opt, seed, rank, world)
+    model = MODELS.get(opt['model'])(opt, device, dist=dist)
+    start_iter, epoch, batches_done = 0, 0, 0
+    if resume == 'auto':
+        resume = checkpoint.latest_state(opt)
+        if resume is None:
+            logger.info('--resume auto: no training state in %s, starting afresh', opt['path']['training_state'])
+    if resume:
+        state = checkpoint.load_state(resume, model, device)
+        start_iter, epoch, batches_done = state['iter'], state['epoch'], state['batches_in_epoch']
+    logger.info('Model %s / %s on %s; %d training images, %d iterations per epoch, %d processes',
+                opt['model'], opt['network_G']['which_model_G'], device, len(dataset), len(loader), world)
+    tb = TensorBoard(root / 'tb_logger', enabled=opt['use_tb_logger'] and rank == 0)
+
+    niter, log = t['niter'], opt['logger']
+    it = start_iter
+    bar = tqdm(total=niter, initial=start_iter, disable=rank != 0, desc=opt['name'], dynamic_ncols=True)
+    tick = time.time()
+    with logging_redirect_tqdm(loggers=[logger]):
+        while it < niter:
+            dataset.set_epoch(epoch)
+            sampler.set_epoch(epoch, start=batches_done * loader.batch_size)
+            for batch in loader:
+                it += 1
+                batches_done += 1
+                model.update_learning_rate()
+                gen = torch.Generator(device=device).manual_seed(seed * 1000003 + it * world + rank)
+                model.feed_data(batch, generator=gen, train=True)
+                logs = model.optimize_parameters(it)
+                bar.update(1)
+                if it % log['print_freq'] == 0 or it == niter:
+                    lr = model.get_current_learning_rate()
+                    rate = log['print_freq'] / max(1e-9, time.time() - tick)
+                    tick = time.time()
+                    logger.info('<epoch:%3d, iter:%8d, lr:%.3e, %.2f it/s> %s', epoch, it, lr, rate,
+                                ' '.join(f'{k}: {v:.4e}' for k, v in logs.items()))
+                    tb.scalars(dict(logs, lr=lr), it, prefix='train/')
+                    bar.set_postfix({k: f'{v:.3g}' for k, v in logs.items()})
+                if it % log['save_checkpoint_freq'] == 0 and rank == 0:
+                    checkpoint.save_checkpoint(model, opt, it, epoch, batches_done, keep=log['keep_checkpoints'])
+                if t['val_freq'] and it % t['val_freq'] == 0 and 'val' in opt['datasets']:
+                    if rank == 0:
+                        rows = validate(model, opt, it)
+                        avg = average(rows)
+                        logger.info('# Validation at iter %d # %s', it, format_metrics(avg))
+                        tb.scalars({k: v for k, v in avg.items() if math.isfinite(v)}, it, prefix='val/')
+                    distributed.barrier()
+                if it >= niter:
+                    break
+            else:
+                epoch += 1
+                batches_done = 0
+    bar.close()
+    if rank == 0:
+        for label, net in model.networks().items():
+            model.save_network(net, label, 'latest')
+        logger.info('End of training: %d iterations; weights in %s', it, opt['path']['models'])
+    tb.close()
+    distributed.cleanup()
+    return model

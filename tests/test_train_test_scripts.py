@@ -1,0 +1,197 @@
+"""End-to-end: train.py / test.py with tiny networks on tiny crops, resume, DDP, bad input."""
+import csv
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from blindsr.utils.paths import REPO_ROOT
+
+PY = sys.executable
+TRAIN = str(REPO_ROOT / 'codes' / 'train.py')
+TEST = str(REPO_ROOT / 'codes' / 'test.py')
+
+TRAIN_OPT = """
+name: {name}
+model: blind
+scale: 4
+gpu_ids: [0]
+sig_min: 0.7
+sig_max: 10.0
+rate_iso: 0
+sig1: 6
+sig2: 1
+theta: 0.5
+pca_path: pretrained_models/pca_matrix_aniso21_15_x4.pth
+datasets:
+  train: {{name: toy, mode: GT, dataroot_GT: datasets/Set5/HR, GT_size: 48, batch_size: 4,
+           use_flip: true, use_rot: true, n_workers: 0}}
+  val: {{name: toy_val, mode: GT, dataroot_GT: {val_root}}}
+network_G: {net}
+path: {path}
+train:
+  lr_G: !!float {lr}
+  lr_scheme: MultiStepLR
+  lr_steps: [1000]
+  niter: {niter}
+  {loss}
+  manual_seed: 0
+  val_freq: {val_freq}
+logger: {{print_freq: 1, save_checkpoint_freq: {save_freq}}}
+"""
+
+S1 = '{which_model_G: MANet_s1, in_nc: 3, manet_nf: 16, manet_nb: 1, split: 2}'
+S2 = '{which_model_G: MANet_s2, in_nc: 3, out_nc: 3, nf: 8, nb: 1, gc: 4}'
+S3 = '{which_model_G: MANet_s3, in_nc: 3, out_nc: 3, nf: 8, nb: 1, gc: 4, manet_nf: 16, manet_nb: 1, split: 2}'
+
+
+@pytest.fixture
+def run_name(request):
+    """A unique run name; its results folder (and archives) are removed afterwards."""
+    name = f'pytest_{re.sub(r"[^A-Za-z0-9]", "_", request.node.name)}_{os.getpid()}'
+    yield name
+    import shutil
+    for p in (REPO_ROOT / 'results').glob(f'{name}*'):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def write_opt(tmp_path, name, net=S1, niter=20, loss='kernel_criterion: l1\n  kernel_weight: 1.0', lr='1e-3',
+              val_freq=1000, save_freq=1000, path='{strict_load: true}', val_root='datasets/toy_dataset/HR_si',
+              filename='opt.yml'):
+    p = tmp_path / filename
+    p.write_text(textwrap.dedent(TRAIN_OPT.format(name=name, net=net, niter=niter, loss=loss, lr=lr,
+                                                  val_freq=val_freq, save_freq=save_freq, path=path,
+                                                  val_root=val_root)))
+    return p
+
+
+def run(args, env=None, check=True):
+    e = dict(os.environ, OMP_NUM_THREADS='1', **(env or {}))
+    res = subprocess.run([PY] + args, capture_output=True, text=True, env=e, cwd='/')
+    if check and res.returncode != 0:
+        raise AssertionError(f'{args} failed ({res.returncode}):\n{res.stderr[-3000:]}')
+    return res
+
+
+def losses(stderr, key):
+    return [float(v) for v in re.findall(rf'{key}: ([0-9.e+-]+)', stderr)]
+
+
+def test_stage1_kernel_loss_goes_down(tmp_path, run_name):
+    res = run([TRAIN, '--opt', str(write_opt(tmp_path, run_name, niter=20))])
+    l_ker = losses(res.stderr, 'l_ker')
+    assert len(l_ker) == 20
+    assert np.mean(l_ker[-5:]) < 0.8 * np.mean(l_ker[:5]), l_ker
+    root = REPO_ROOT / 'results' / run_name
+    assert (root / 'models' / 'latest_G.pth').is_file()
+    assert (root / 'options.yml').is_file()
+    sd = torch.load(root / 'models' / 'latest_G.pth')
+    assert all(k.startswith('kernel_estimation.') for k in sd)
+
+
+def test_resume_gives_the_same_losses(tmp_path, run_name):
+    full = run([TRAIN, '--opt', str(write_opt(tmp_path, run_name + 'a', niter=8, save_freq=4))])
+    part_opt = write_opt(tmp_path, run_name + 'b', niter=8, save_freq=4, filename='b.yml')
+    run([TRAIN, '--opt', str(part_opt), '--set', 'train.niter=4'])
+    resumed = run([TRAIN, '--opt', str(part_opt), '--resume', 'auto'])
+    ref = losses(full.stderr, 'l_ker')
+    got = losses(resumed.stderr, 'l_ker')
+    assert len(ref) == 8 and len(got) == 4
+    np.testing.assert_allclose(got, ref[4:], rtol=1e-5)
+    for suffix in ('a', 'b'):
+        import shutil
+        shutil.rmtree(REPO_ROOT / 'results' / (run_name + suffix), ignore_errors=True)
+
+
+def test_stage2_and_stage3_smoke(tmp_path, run_name):
+    s1 = run_name + '_s1'
+    run([TRAIN, '--opt', str(write_opt(tmp_path, s1, niter=2, filename='s1.yml'))])
+    s2 = run_name + '_s2'
+    res = run([TRAIN, '--opt', str(write_opt(tmp_path, s2, net=S2, niter=3, val_freq=3, filename='s2.yml',
+                                             loss='pixel_criterion: l1\n  pixel_weight: 1.0'))])
+    assert len(losses(res.stderr, 'l_pix')) == 3
+    assert 'psnr_y' in res.stderr
+    path = (f'{{pretrain_model_K: results/{s1}/models/latest_G.pth, '
+            f'pretrain_model_G: results/{s2}/models/latest_G.pth, strict_load: false}}')
+    res = run([TRAIN, '--opt', str(write_opt(tmp_path, run_name, net=S3, niter=3, val_freq=3, path=path,
+                                             filename='s3.yml', loss='pixel_criterion: l1\n  pixel_weight: 1.0'))])
+    assert len(losses(res.stderr, 'l_pix')) == 3
+    assert 'psnr_k' in res.stderr and 'lr_psnr_y' in res.stderr
+    # the estimator stayed frozen in stage 3
+    k1 = torch.load(REPO_ROOT / 'results' / s1 / 'models' / 'latest_G.pth')
+    k3 = torch.load(REPO_ROOT / 'results' / run_name / 'models' / 'latest_G.pth')
+    for k, v in k1.items():
+        assert torch.equal(v, k3[k]), k
+    for n in (s1, s2):
+        import shutil
+        shutil.rmtree(REPO_ROOT / 'results' / n, ignore_errors=True)
+
+
+def test_ddp_two_processes(tmp_path, run_name):
+    opt = write_opt(tmp_path, run_name, niter=3, save_freq=3)
+    res = run(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29533', TRAIN,
+               '--opt', str(opt), '--launcher', 'pytorch'])
+    assert '2 processes' in res.stderr
+    assert (REPO_ROOT / 'results' / run_name / 'training_state' / '3.state').is_file()
+
+
+def test_test_py_gt_and_lq_modes(tmp_path, run_name):
+    train_name = run_name + '_tr'
+    run([TRAIN, '--opt', str(write_opt(tmp_path, train_name, niter=2, filename='tr.yml'))])
+    test_opt = tmp_path / 'test.yml'
+    test_opt.write_text(textwrap.dedent(f"""
+        name: {run_name}
+        model: blind
+        scale: 4
+        sig1: 6
+        sig2: 1
+        theta: 0.7853981633974483
+        datasets:
+          test_1: {{name: toy_gt, mode: GT, dataroot_GT: datasets/toy_dataset/HR_si}}
+          test_2: {{name: toy_lq, mode: LQ, dataroot_LQ: datasets/toy_dataset/LR_mode0_noise0, scale: 4, kernel_size: 21}}
+        network_G: {S1}
+        path: {{pretrain_model_G: results/{train_name}/models/latest_G.pth, strict_load: true}}
+    """))
+    run([TEST, '--opt', str(test_opt), '--save_kernel'])
+    root = REPO_ROOT / 'results' / run_name
+    rows = list(csv.DictReader(open(root / 'toy_gt' / 'metrics.csv')))
+    assert [r['image'] for r in rows] == ['toy1', 'toy2', 'average']
+    assert float(rows[0]['psnr_k']) > 20 and float(rows[0]['lr_psnr_y']) > 15
+    npz = np.load(root / 'toy_gt' / 'npz' / 'toy1.npz')
+    assert npz['est_ker_lr'].shape == (64, 64, 21, 21) and npz['gt_ker'].shape == (21, 21)
+    np.testing.assert_allclose(npz['est_ker_lr'].sum((-1, -2)), 1, atol=1e-5)
+    assert (root / 'toy_gt' / 'kernels' / 'toy1.png').is_file()
+    rows = list(csv.DictReader(open(root / 'toy_lq' / 'metrics.csv')))
+    assert 'lr_psnr_y' in rows[0] and 'psnr_y' not in rows[0]
+    import shutil
+    shutil.rmtree(REPO_ROOT / 'results' / train_name, ignore_errors=True)
+
+
+@pytest.mark.parametrize('case, message', [
+    ('missing_opt', 'option file not found'),
+    ('typo', "unknown key 'train.nitr' (did you mean 'niter'?)"),
+    ('empty_folder', 'no image files'),
+    ('missing_ckpt', 'not found'),
+])
+def test_bad_input_one_line_error(tmp_path, run_name, case, message):
+    args = [TRAIN, '--opt', str(write_opt(tmp_path, run_name))]
+    if case == 'missing_opt':
+        args = [TRAIN, '--opt', str(tmp_path / 'nope.yml')]
+    elif case == 'typo':
+        args += ['--set', 'train.nitr=3']
+    elif case == 'empty_folder':
+        (tmp_path / 'empty').mkdir()
+        args += ['--set', f'datasets.train.dataroot_GT={tmp_path / "empty"}']
+    elif case == 'missing_ckpt':
+        args += ['--set', 'path.pretrain_model_G=results/none/none.pth']
+    res = run(args, check=False)
+    assert res.returncode == 2, res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ') and message in last, res.stderr[-2000:]
+    assert 'Traceback' not in res.stderr
