@@ -66,7 +66,7 @@ def test(opt, save_kernel=False):
         logger.info('Testing %s (%d images, mode %s) -> %s', d['name'], len(loader), d['mode'], folder)
         rows = []
         with logging_redirect_tqdm(loggers=[logger]):
-            for index, batch in enumerate(tqdm(loader, desc=d['name'], dynamic_ncols=True)):
+            for index, batch in enumerate(tqdm(loader, desc=d['name'], dynamic_ncols=True, disable=None)):
                 out, metrics = run_image(model, batch, index, opt)
                 stem = image_stem(batch)
                 if 'sr' in out:

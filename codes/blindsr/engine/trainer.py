@@ -82,7 +82,7 @@ def train(opt, resume=None, launcher='none'):
 
     niter, log = t['niter'], opt['logger']
     it = start_iter
-    bar = tqdm(total=niter, initial=start_iter, disable=rank != 0, desc=opt['name'], dynamic_ncols=True)
+    bar = tqdm(total=niter, initial=start_iter, disable=True if rank != 0 else None, desc=opt['name'], dynamic_ncols=True)
     tick = time.time()
     with logging_redirect_tqdm(loggers=[logger]):
         while it < niter:

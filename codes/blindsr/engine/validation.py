@@ -28,7 +28,7 @@ def run_image(model, batch, index, opt, lr_metrics=True):
     gen = torch.Generator(device=model.device).manual_seed(opt['manual_seed'] * 1000003 + index)
     model.feed_data(batch, generator=gen, train=False)
     out = model.test(tile=opt['tile'], tile_overlap=opt['tile_overlap'])
-    metrics = image_metrics(out, opt['scale'], opt['crop_border'], reblur=model.degrade_test.reblur,
+    metrics = image_metrics(out, opt['scale'], opt['crop_border'], reblur=model.reblur,
                             lr_metrics=lr_metrics)
     return out, metrics
 

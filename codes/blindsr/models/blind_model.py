@@ -7,10 +7,13 @@ takes one.
 """
 import inspect
 import logging
+import os
 
 import torch
 
 from ..archs.build import build_network
+from ..degradation.blur import blur_sv_subsample, blur_subsample
+from ..degradation.noise import quantize
 from ..degradation.pipeline import Degradation
 from ..losses.kernel_loss import KernelLoss
 from ..losses.pixel_loss import build_loss
@@ -36,8 +39,8 @@ class BlindSRModel(BaseModel):
             for p in net.kernel_estimation.parameters():
                 p.requires_grad_(False)
         self.net = self.wrap(net)
-        self.degrade_train = Degradation.from_options(opt, train=True)
-        self.degrade_test = Degradation.from_options(opt, train=False)
+        self.degrade_train = Degradation.from_options(opt, train=True, block_size=opt['sv_block_size'])
+        self.degrade_test = Degradation.from_options(opt, train=False, block_size=opt['sv_block_size'])
         if self.is_train:
             self._setup_training(opt['train'])
 
@@ -45,6 +48,9 @@ class BlindSRModel(BaseModel):
     def _load_pretrained(self, net):
         paths = self.opt['path']
         strict = paths['strict_load']
+        for key in ('pretrain_model_K', 'pretrain_model_G'):
+            if paths[key] and not os.path.isfile(paths[key]):
+                raise FileNotFoundError(f"path.{key}: {paths[key]} not found; train that stage first or fix the path")
         if paths['pretrain_model_K']:
             # stage-1 weights (keys ``kernel_estimation.*``) into a stage-3 net
             logger.info('Loading kernel estimator from %s', paths['pretrain_model_K'])
@@ -120,7 +126,7 @@ class BlindSRModel(BaseModel):
             elif name == 'l_pix':
                 value = crit(sr, self.batch['hr'])
             else:
-                value = crit(self.degrade_test.reblur(self.batch['hr'], field), self.batch['lr_clean'])
+                value = crit(self.reblur(self.batch['hr'], field, quantized=False), self.batch['lr_clean'])
             total = total + weight * value
             logs[name] = value.item()
         self.scaler.scale(total).backward()
@@ -153,6 +159,14 @@ class BlindSRModel(BaseModel):
             if key in self.batch:
                 out[key] = self.batch[key]
         return out
+
+    def reblur(self, hr, kernel, quantized=True):
+        """Degrade ``hr`` again with given kernels: a field (B,h,w,l,l) or SI kernels (B,l,l).
+
+        Used for the LR-consistency loss and metric; works in bounded memory for fields.
+        """
+        lr = blur_sv_subsample(hr, kernel, self.scale) if kernel.dim() == 5 else blur_subsample(hr, kernel, self.scale)
+        return quantize(lr) if quantized else lr
 
     def networks(self):
         return {'G': self.net}
