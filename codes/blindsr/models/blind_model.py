@@ -39,8 +39,11 @@ class BlindSRModel(BaseModel):
             for p in net.kernel_estimation.parameters():
                 p.requires_grad_(False)
         self.net = self.wrap(net)
-        self.degrade_train = Degradation.from_options(opt, train=True, block_size=opt['sv_block_size'])
-        self.degrade_test = Degradation.from_options(opt, train=False, block_size=opt['sv_block_size'])
+        # test files carry sig_min = sig_max = 0: only a training run needs random kernels
+        self.degrade_train = (Degradation.from_options(opt, train=True, block_size=opt['sv_block_size'])
+                              if self.is_train else None)
+        self.degrade_test = Degradation.from_options(opt, train=False, block_size=opt['sv_block_size'],
+                                                     sig_min=None, sig_max=None)
         if self.is_train:
             self._setup_training(opt['train'])
 
