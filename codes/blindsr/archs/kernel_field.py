@@ -35,8 +35,8 @@ def hr_kernel_field(field, scale):
     position ``i * (w*s) + j``. Allocates s^2 times the LR field: call only when needed.
     """
     b, h, w, l1, l2 = field.shape
-    up = field.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-    return up.reshape(b, h * scale * w * scale, l1, l2)
+    up = field[:, :, None, :, None].expand(b, h, scale, w, scale, l1, l2)
+    return up.reshape(b, h * scale * w * scale, l1, l2)     # one copy, no intermediate
 
 
 def pca_encode(kernel, pca):
