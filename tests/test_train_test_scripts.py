@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,7 +134,11 @@ def test_stage2_and_stage3_smoke(tmp_path, run_name):
 
 def test_ddp_two_processes(tmp_path, run_name):
     opt = write_opt(tmp_path, run_name, niter=3, save_freq=3)
-    res = run(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29533', TRAIN,
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    res = run(['-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={port}', TRAIN,
                '--opt', str(opt), '--launcher', 'pytorch'])
     assert '2 processes' in res.stderr
     assert (REPO_ROOT / 'results' / run_name / 'training_state' / '3.state').is_file()

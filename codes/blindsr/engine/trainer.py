@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..data.loader import build_dataloader, build_dataset
 from ..data.sampler import ResumableSampler, SeededSamples
 from ..options import dump_options
-from ..registry import DATASETS, MODELS
+from ..registry import MODELS
 from ..utils.device import select_device
 from ..utils.files import atomic_write_text
 from ..utils.logger import TensorBoard, setup_logging, timestamp
@@ -36,18 +36,12 @@ def _prepare_run_folder(opt, resuming, rank):
 
 
 def _build_train_loader(opt, seed, rank, world):
+    """Loader whose order and augmentations depend only on (seed, epoch, position): exact resume."""
     d = opt['datasets']['train']
-    dataset = SeededSamples(DATASETS.get(d['mode'])(d), seed=seed)
-    batch = d['batch_size']
-    if batch % world:
-        raise ValueError(f"datasets.train.batch_size ({batch}) must be divisible by the number of processes ({world})")
+    dataset = SeededSamples(build_dataset(d), seed=seed)
     sampler = ResumableSampler(len(dataset), seed=seed, shuffle=d['use_shuffle'], rank=rank, world_size=world)
-    per_proc = batch // world
-    if len(sampler) < per_proc:
-        raise ValueError(f"datasets.train: {len(dataset)} images cannot fill a batch of {batch}; lower batch_size")
-    loader = DataLoader(dataset, batch_size=per_proc, sampler=sampler, num_workers=d['n_workers'],
-                        drop_last=True, pin_memory=torch.cuda.is_available(),
-                        persistent_workers=False)
+    loader = build_dataloader(dataset, d, 'train', seed, distributed=world > 1, rank=rank, world_size=world,
+                              sampler=sampler)
     return dataset, sampler, loader
 
 

@@ -3,9 +3,8 @@ import logging
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from ..registry import DATASETS
+from ..data.loader import build_dataloader, build_dataset
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from .evaluation import image_metrics, true_field
@@ -14,8 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_eval_loader(dataset_opt):
-    dataset = DATASETS.get(dataset_opt['mode'])(dataset_opt)
-    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=0)
+    return build_dataloader(build_dataset(dataset_opt), dataset_opt, 'val', seed=0)
 
 
 def image_stem(batch):

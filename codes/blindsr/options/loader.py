@@ -147,7 +147,6 @@ def validate(raw, is_train):
     if not isinstance(raw, dict):
         raise OptionsError('the file must hold a mapping of options')
     sections = dict(SECTIONS, **EXTRA_SECTIONS)
-    top = {}
     for k, v in raw.items():
         if k in TOP_LEVEL or k in sections or k == 'datasets':
             continue
