@@ -70,7 +70,8 @@ class MAConv(nn.Module):
         parts = torch.split(x, self.in_split, dim=1)
         out = []
         for i, part in enumerate(parts):
-            others = torch.cat(parts[:i] + parts[i + 1:], dim=1)
+            rest = parts[:i] + parts[i + 1:]
+            others = rest[0] if len(rest) == 1 else torch.cat(rest, dim=1)
             scale, shift = torch.split(getattr(self, f'fc{i}')(others), part.shape[1], dim=1)
             out.append(getattr(self, f'conv{i}')(part * torch.sigmoid(scale) + shift))
         return torch.cat(out, dim=1)
