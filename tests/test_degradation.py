@@ -329,6 +329,11 @@ def test_from_options_defaults_and_modes():
     assert not test.random and test.sv_mode == 2 and test.block_size == 20
     assert test.adds_noise and test.noise == OPTION_DEFAULTS['noise']
     assert (test.sig1, test.sig2, test.theta, test.rate_iso) == (6.0, 1.0, 0.0, 0.0)
+    authors_test_file = {'scale': 4, 'sig_min': 0, 'sig_max': 0, 'sv_mode': 1, 'sv_block_size': 16}
+    sv_test = Degradation.from_options(authors_test_file, train=False)
+    assert sv_test.block_size == 16 and sv_test.sv_mode == 1
+    with pytest.raises(ValueError, match='sig_min'):
+        Degradation.from_options(authors_test_file, train=True)
     with pytest.raises(ValueError):
         Degradation.from_options({}, train=True)
     with pytest.raises(ValueError):

@@ -82,7 +82,7 @@ class Degradation:
         sig (float): isotropic test std. sig1, sig2, theta: anisotropic test kernel (variances, radians).
         sv_mode (int): 0 spatially invariant, 1..6 spatially variant field (then sig1/sig2/theta
             are unused; see ``sv_fields``).
-        block_size (int): HR block size of the SV fields (the authors hard-code 40).
+        block_size (int | None): HR block size of the SV fields (None = 40, the authors' hard-coded value).
         train_noise, noise_high: training noise flag and maximum level (0..255 units).
         test_noise, noise: test noise flag and level (0..255 units).
         train_jpeg, jpeg_low: training JPEG flag and lowest quality (quality ~ U{jpeg_low..100}).
@@ -118,14 +118,17 @@ class Degradation:
         K.grid_size(self.kernel_size, self.scale)  # raises if the kernel is too small
         if self.sv_mode not in (0,) + SV_MODES:
             raise ValueError(f'sv_mode must be one of {(0,) + SV_MODES}, got {self.sv_mode!r}')
+        if self.block_size is None:
+            self.block_size = 40
         if self.block_size < 1:
             raise ValueError(f'block_size must be >= 1, got {self.block_size!r}')
         if self.sig_min is None:
             self.sig_min = 0.175 * self.scale
         if self.sig_max is None:
             self.sig_max = 2.5 * self.scale
-        if not 0 < self.sig_min <= self.sig_max:
-            raise ValueError(f'need 0 < sig_min <= sig_max, got {self.sig_min}, {self.sig_max}')
+        # only the training kernels use the range (the authors' test files carry 0, 0)
+        if self.random and not 0 < self.sig_min <= self.sig_max:
+            raise ValueError(f'random kernels need 0 < sig_min <= sig_max, got {self.sig_min}, {self.sig_max}')
 
     @classmethod
     def from_options(cls, opt, train, **overrides):
@@ -135,8 +138,9 @@ class Degradation:
         default). ``train=True`` gives the training degradation (``random=True``, spatially
         invariant whatever ``sv_mode`` says, as the authors' train.py); ``train=False`` the
         test one. Noise levels are always taken in 0..255 units (the authors' validation in
-        train.py forgot the /255; we do not copy that). ``overrides`` (e.g. ``block_size``)
-        are passed to the constructor.
+        train.py forgot the /255; we do not copy that). The project key ``sv_block_size``
+        (not the authors') gives ``block_size`` (None = 40). ``overrides`` are passed to the
+        constructor last.
         """
         if opt.get('scale') is None:
             raise ValueError('options need a scale')
@@ -145,6 +149,7 @@ class Degradation:
         if train and kw['sv_mode']:
             logger.info('sv_mode=%s ignored for the training degradation (spatially invariant)', kw['sv_mode'])
             kw['sv_mode'] = 0
+        kw['block_size'] = opt.get('sv_block_size')
         kw.update(overrides)
         return cls(scale=opt['scale'], random=bool(train), **kw)
 
