@@ -157,6 +157,16 @@ def test_strided_blur_equals_blur_then_subsample(scale):
     np.testing.assert_allclose(lr.numpy(), B.subsample(B.blur(hr, k), scale).numpy(), atol=1e-6)
 
 
+def test_even_kernel_size_keeps_the_lr_size():
+    hr = _hr()
+    k, _ = K.random_kernels(2, 4, kernel_size=20, sig_min=0.7, sig_max=10, generator=gen(6))
+    lr = B.blur_subsample(hr, k, 4)
+    assert lr.shape == (2, 3, 10, 12) and B.blur(hr, k).shape == hr.shape
+    np.testing.assert_allclose(lr.numpy(), B.subsample(B.blur(hr, k), 4).numpy(), atol=1e-6)
+    field = k[:, None, None].expand(2, 10, 12, 20, 20)
+    np.testing.assert_allclose(B.blur_sv_subsample(hr, field, 4).numpy(), lr.numpy(), atol=1e-6)
+
+
 def test_per_image_blur_batch_equals_per_sample():
     hr = _hr(b=4)
     k, _ = K.random_kernels(4, 4, sig_min=0.7, sig_max=10, generator=gen(2))

@@ -67,8 +67,8 @@ def blur_sv_subsample(hr, field, scale, max_chunk_bytes=DEFAULT_CHUNK_BYTES):
 
     ``hr`` (B, C, H, W), ``field`` (B, h, w, l, l) -> LR (B, C, h, w). Works on bands of LR
     rows: each band takes its (C, l, l) patches as a strided view of the padded image (no
-    copy) and multiplies them with the band's kernels, so the only buffer, the product,
-    stays below ``max_chunk_bytes`` (at least one LR row) whatever the image size. ``scale=1`` with an HR-resolution
+    copy) and multiplies them with the band's kernels; besides the padded image, the only
+    buffer is that product, below ``max_chunk_bytes`` (or one LR row), whatever the image size. ``scale=1`` with an HR-resolution
     field is the full spatially variant blur (used for tests on tiny images).
     """
     _check_field(hr, field, scale)
