@@ -58,7 +58,7 @@ def _iters(folder, pattern):
 def prune(opt, keep):
     """Delete all but the newest ``keep`` checkpoints (weights and states)."""
     states = _iters(opt['path']['training_state'], r'(\d+)\.state')
-    weights = _iters(opt['path']['models'], r'(\d+)_\w+\.pth')
+    weights = _iters(opt['path']['models'], r'(\d+)_\w+\.(?:pth|yml)')
     for it in sorted(set(states) | set(weights))[:-keep]:
         for p in states.get(it, []) + weights.get(it, []):
             p.unlink(missing_ok=True)

@@ -3,12 +3,21 @@ import logging
 from pathlib import Path
 
 import torch
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 
 from ..utils.checkpoint_io import load_state_dict
-from ..utils.files import atomic_torch_save
+from ..utils.files import atomic_torch_save, atomic_write_text
 
 logger = logging.getLogger(__name__)
+
+
+NETWORK_RECORD_KEYS = ('model', 'scale', 'kernel_size', 'code_length', 'network_G')
+
+
+def network_record(opt):
+    """The options that define a saved network (the PCA matrix travels inside the weights)."""
+    return {k: opt[k] for k in NETWORK_RECORD_KEYS}
 
 
 class BaseModel:
@@ -49,9 +58,15 @@ class BaseModel:
         load_state_dict(target, path, strict=strict)
 
     def save_network(self, net, label, iter_label):
+        """Weights as a plain state_dict (the authors' layout) plus ``<same>.yml`` describing them.
+
+        The YAML beside the weights records what is needed to rebuild the network without the
+        option file (``infer.py``): model, ``network_G`` and the top-level keys networks take.
+        """
         path = Path(self.opt['path']['models']) / f'{iter_label}_{label}.pth'
         state = {k: v.detach().cpu() for k, v in self.bare(net).state_dict().items()}
         atomic_torch_save(state, path)
+        atomic_write_text(yaml.safe_dump(network_record(self.opt), sort_keys=False), path.with_suffix('.yml'))
         return path
 
     # ------------------------------------------------------------------ learning rate
