@@ -4,7 +4,7 @@
     subsample, Gaussian noise, quantisation;
 (b) spatially variant degradation (sv_mode 4, 40-pixel blocks) of one 512x512 HR image.
 
-Each measurement runs in a fresh subprocess (torch.set_num_threads(2)). Peak memory is
+Each measurement runs in a fresh subprocess (torch.set_num_threads(2), or ``--threads``). Peak memory is
 VmHWM from /proc/self/status minus VmRSS just before the call (the process baseline:
 interpreter, torch, the input batch), in two flavours:
   cold - the very first call of the process, so it also counts the pages of library code
@@ -15,7 +15,7 @@ Times are medians of ``--repeats`` calls (wall clock and process CPU time, both 
 after the measured call; the printed figures are medians over ``--runs`` subprocesses.
 The machine's load average is printed too: other processes inflate wall times.
 
-Usage: python benchmarks/degradation.py [--runs 3] [--repeats 20]
+Usage: python benchmarks/degradation.py [--runs 3] [--repeats 20] [--threads 2]
 """
 import argparse
 import json
@@ -52,12 +52,12 @@ def _reset_peak():
         return False
 
 
-def _child(case, repeats, warm):
+def _child(case, repeats, warm, threads):
     import torch
 
     from blindsr.degradation import Degradation
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     if case == 'a':
         size, batch = 192, 16
@@ -84,8 +84,9 @@ def _child(case, repeats, warm):
                       'baseline_mb': baseline, 'shapes': shapes}))
 
 
-def _run(case, repeats, warm):
-    cmd = [sys.executable, __file__, '--case', case, '--repeats', str(repeats)] + (['--warm'] if warm else [])
+def _run(case, repeats, warm, threads):
+    cmd = [sys.executable, __file__, '--case', case, '--repeats', str(repeats), '--threads', str(threads)]
+    cmd += ['--warm'] if warm else []
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -94,20 +95,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=3, help='fresh subprocesses per case')
     parser.add_argument('--repeats', type=int, default=20, help='timed calls per subprocess')
+    parser.add_argument('--threads', type=int, default=2, help='torch.set_num_threads (targets assume 2)')
     parser.add_argument('--case', choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument('--warm', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        _child(args.case, args.repeats, args.warm)
+        _child(args.case, args.repeats, args.warm, args.threads)
         return
 
     load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
     print(f'blindsr.degradation benchmark: {args.runs} subprocesses x {args.repeats} timed calls, '
-          f'torch threads 2, {os.cpu_count()} CPUs, load average {load}')
+          f'torch threads {args.threads}, {os.cpu_count()} CPUs, load average {load}')
     med = statistics.median
     for case, label in CASES.items():
-        warm = [_run(case, args.repeats, True) for _ in range(args.runs)]
-        cold = [_run(case, args.repeats, False) for _ in range(args.runs)]
+        warm = [_run(case, args.repeats, True, args.threads) for _ in range(args.runs)]
+        cold = [_run(case, args.repeats, False, args.threads) for _ in range(args.runs)]
         runs = warm + cold
         wall, cpu = med(r['wall_s'] for r in runs), med(r['cpu_s'] for r in runs)
         mem_warm, mem_cold = med(r['peak_mb'] for r in warm), med(r['peak_mb'] for r in cold)
