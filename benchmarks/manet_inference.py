@@ -8,8 +8,8 @@ field (nearest upsampling of the 441 kernel maps, scale^2 times larger), emulate
 
 Times are medians of ``--runs`` timed runs after 2 warm-ups (inference mode, 2 threads),
 the variants interleaved run by run.
-Peak memory is the growth of the peak RSS (VmHWM) during one forward, measured in a fresh
-subprocess per variant (approximate: the allocator may reuse memory freed while building).
+Peak memory is the growth of the peak RSS (VmHWM) during a forward, measured in a fresh
+subprocess per variant, for the first (cold) and the second (warm) forward.
 """
 import argparse
 import json
@@ -80,19 +80,30 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child_peak_memory(name, size):
-    """Run in a fresh subprocess: peak-RSS growth (MB) during one forward of variant ``name``."""
-    net, x = build(size)
-    fn = variants(net)[name]
+def _reset_peak():
     try:
-        with open('/proc/self/clear_refs', 'w') as f:   # reset VmHWM to the current RSS
+        with open('/proc/self/clear_refs', 'w') as f:   # resets VmHWM to the current RSS
             f.write('5')
     except OSError:
         pass
-    before = _peak_rss_mb()
+
+
+def child_peak_memory(name, size):
+    """In a fresh subprocess: peak-RSS growth (MB) of the first (cold) and a later (warm) forward.
+
+    Cold includes one-time library set-up; warm may hide buffers the allocator kept from the
+    cold run. The truth for a long-running process lies in between, nearer warm.
+    """
+    net, x = build(size)
+    fn = variants(net)[name]
+    peaks = []
     with torch.inference_mode():
-        fn(x)
-    return _peak_rss_mb() - before
+        for _ in range(2):
+            _reset_peak()
+            before = _peak_rss_mb()
+            fn(x)
+            peaks.append(_peak_rss_mb() - before)
+    return peaks
 
 
 def main():
@@ -119,7 +130,8 @@ def main():
         if not args.no_memory:
             out = subprocess.run([sys.executable, __file__, '--child', name, '--size', str(args.size),
                                   '--threads', str(args.threads)], capture_output=True, text=True, check=True)
-            mem = f'  peak +{float(out.stdout.strip()):7.1f} MB'
+            cold, warm = json.loads(out.stdout)
+            mem = f'  peak +{cold:6.1f} MB cold, +{warm:6.1f} MB warm'
         print(f'{name:36s} {med * 1e3:8.1f} ms (min {min(times[name]) * 1e3:7.1f}){mem}')
     ratio = results[S1] / results[EST]
     ratio_min = min(times[S1]) / min(times[EST])

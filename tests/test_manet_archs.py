@@ -241,8 +241,8 @@ def _support_radius(fn, x, y, xpos):
 def test_receptive_radius_of_estimator(nb):
     torch.manual_seed(0)
     est = MANet(nc=(4, 8), nb=nb, kernel_size=3).double()
-    x = torch.rand(1, 3, 80, 80, dtype=torch.float64)
-    radii = [_support_radius(est.logits, x, y, xp) for y, xp in [(40, 40), (41, 41)]]
+    x = torch.rand(1, 3, 64, 64, dtype=torch.float64)
+    radii = [_support_radius(est.logits, x, y, xp) for y, xp in [(32, 32), (33, 33)]]
     assert max(radii) == est.receptive_radius == 8 * nb + 3   # 11: the authors' 22x22 field
 
 

@@ -85,8 +85,9 @@ class MANet_s1(torch.nn.Module):
                  out_nc=None, nf=None, nb=None, gc=None, code_length=None, pca_path=None, upscale=None):
         super().__init__()
         self.scale = int(_or(scale, 4))
+        self.kernel_size = _or(kernel_size, 21)
         manet_nf = _or(manet_nf, 128)
-        self.kernel_estimation = MANet(in_nc=_or(in_nc, 3), kernel_size=_or(kernel_size, 21),
+        self.kernel_estimation = MANet(in_nc=_or(in_nc, 3), kernel_size=self.kernel_size,
                                        nc=(manet_nf, 2 * manet_nf), nb=_or(manet_nb, 1), split=_or(split, 2))
 
     @property
