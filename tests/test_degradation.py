@@ -87,7 +87,7 @@ def test_fixed_kernels_batch_and_coin():
 
 def test_numpy_stream_replay_matches_a_scalar_loop():
     """rate_iso strictly between 0 and 1 draws 2 or 4 numbers per kernel, as the authors."""
-    sigma, iso = K.random_kernel_params(20, 0.7, 10.0, rate_iso=0.5, numpy_rng=np.random.RandomState(5))
+    sigma, _iso = K.random_kernel_params(20, 0.7, 10.0, rate_iso=0.5, numpy_rng=np.random.RandomState(5))
     rs = np.random.RandomState(5)
     for i in range(20):
         if rs.random_sample() < 0.5:

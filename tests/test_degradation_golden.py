@@ -71,9 +71,10 @@ def test_unshifted_kernel(gold):
     np.testing.assert_allclose(k.numpy(), gold['k_l21_noshift_aniso_6_1_pi4'], rtol=0, atol=1e-12)
 
 
-def test_fixed_and_random_paths_give_the_golden_kernel(gold):
+def test_fixed_kernels_give_the_golden_kernels(gold):
     k, sigma = K.fixed_kernels(1, 4, sig1=6, sig2=1, theta=math.pi / 4, rate_iso=0)
     np.testing.assert_allclose(k.numpy(), gold['si_kernel_6_1_pi4_x4'], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sigma.numpy(), gold['srmd_si_6_1_pi4_x4_sigma'], rtol=0, atol=1e-6)
     iso, iso_sigma = K.fixed_kernels(2, 3, sig=1.6, rate_iso=1)
     np.testing.assert_allclose(iso.numpy(), np.stack([gold['k_x3_iso_1.6']] * 2), rtol=0, atol=1e-6)
     np.testing.assert_allclose(iso_sigma.numpy(), [[1.6, 1.6, 0]] * 2, atol=1e-6)

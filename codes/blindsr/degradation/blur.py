@@ -40,7 +40,7 @@ def blur_subsample(hr, kernel, scale=1):
     ``hr`` (B, C, H, W), ``kernel`` (B, l, l) or (l, l) -> (B, C, ceil(H/s), ceil(W/s)).
     ``scale=1`` is the plain full-resolution blur.
     """
-    B, C, H, W = hr.shape
+    B, C = hr.shape[:2]
     kernel = _per_image_kernels(kernel, B).to(device=hr.device, dtype=hr.dtype)
     l = kernel.shape[-1]
     padded = replicate_pad(hr, l)
@@ -72,7 +72,7 @@ def blur_sv_subsample(hr, field, scale, max_chunk_bytes=DEFAULT_CHUNK_BYTES):
     field is the full spatially variant blur (used for tests on tiny images).
     """
     _check_field(hr, field, scale)
-    B, C, H, W = hr.shape
+    B, C = hr.shape[:2]
     h, w, l = field.shape[1], field.shape[2], field.shape[-1]
     field = field.to(device=hr.device, dtype=hr.dtype)
     padded = replicate_pad(hr, l).contiguous()

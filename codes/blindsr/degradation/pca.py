@@ -38,7 +38,7 @@ class _CovarianceAccumulator:
 
 
 def _top_eigenvectors(cov, code_length):
-    eigval, eigvec = torch.linalg.eigh(cov)  # ascending
+    _eigval, eigvec = torch.linalg.eigh(cov)  # ascending
     top = eigvec[:, -code_length:].flip(1)
     idx = top.abs().argmax(0)
     signs = torch.sign(top[idx, torch.arange(top.shape[1], device=top.device)])
@@ -92,5 +92,5 @@ def pca_encode(kernels, matrix):
 def pca_decode(codes, matrix):
     """Kernels (..., l, l) back from codes (..., k): ``code @ P.T``."""
     matrix = matrix.to(device=codes.device, dtype=codes.dtype)
-    side = int(round(matrix.shape[0] ** 0.5))
+    side = round(matrix.shape[0] ** 0.5)
     return (codes @ matrix.T).unflatten(-1, (side, side))

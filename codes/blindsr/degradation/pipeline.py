@@ -14,7 +14,6 @@ parameters, an optional ``np.random.RandomState``).
 import logging
 import math
 from dataclasses import dataclass, fields
-from typing import Optional
 
 import torch
 
@@ -58,10 +57,10 @@ class DegradationResult:
     lr: torch.Tensor
     lr_clean: torch.Tensor
     sigma: torch.Tensor
-    kernel: Optional[torch.Tensor] = None
-    kernel_field: Optional[torch.Tensor] = None
-    noise_level: Optional[torch.Tensor] = None
-    jpeg_quality: Optional[torch.Tensor] = None
+    kernel: torch.Tensor | None = None
+    kernel_field: torch.Tensor | None = None
+    noise_level: torch.Tensor | None = None
+    jpeg_quality: torch.Tensor | None = None
 
     def to_dict(self):
         """Shallow dict of the fields (tensors are not copied)."""
@@ -92,8 +91,8 @@ class Degradation:
     scale: int
     kernel_size: int = 21
     random: bool = False
-    sig_min: Optional[float] = None
-    sig_max: Optional[float] = None
+    sig_min: float | None = None
+    sig_max: float | None = None
     rate_iso: float = 0.0
     sig: float = 1.6
     sig1: float = 6.0
