@@ -1,0 +1,1 @@
+"""FKP algorithms: DIP-FKP, KernelGAN-FKP, prior training and data preparation helpers."""
