@@ -34,10 +34,11 @@ TOP_LEVEL = {
     'sig': _k(float, 1.6), 'sig1': _k(float, 6.0), 'sig2': _k(float, 1.0), 'theta': _k(float, 0.0),
     'rate_iso': _k(float, 0.0),
     'sv_mode': _k(int, 0, choices=(0, 1, 2, 3, 4, 5, 6)),
-    'train_noise': _k(bool, False), 'noise_high': _k(float, 0.0),
-    'train_jpeg': _k(bool, False), 'jpeg_low': _k(int, 100),
-    'test_noise': _k(bool, False), 'noise': _k(float, 0.0),
-    'test_jpeg': _k(bool, False), 'jpeg': _k(int, 100),
+    # noise levels in 0..255 units; defaults are the values of the authors' shipped files
+    'train_noise': _k(bool, False), 'noise_high': _k(float, 15.0),
+    'train_jpeg': _k(bool, False), 'jpeg_low': _k(int, 70),
+    'test_noise': _k(bool, False), 'noise': _k(float, 15.0),
+    'test_jpeg': _k(bool, False), 'jpeg': _k(int, 70),
     'pca_path': _k(str),
     'cal_lr_psnr': _k(bool, False),
     'crop_border': _k(int, help='pixels cut on each side for metrics; null: the scale'),
@@ -48,6 +49,8 @@ TOP_LEVEL = {
     'tile': _k(int, help='test: LR tile size for large inputs (null: whole image)'),
     'tile_overlap': _k(int, 32, help='test: LR overlap between tiles'),
     'amp': _k(bool, True, help='mixed precision when on CUDA (always fp32 on CPU)'),
+    'sv_sets': _k(list, ['BSD100'], help='prepare_testset: names (datasets.<phase>.name) of the sets that '
+                  'also get spatially variant modes 1-5; the authors hard-code BSD100'),
 }
 
 DATASET = {
