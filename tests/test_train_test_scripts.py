@@ -158,6 +158,8 @@ def test_test_py_gt_and_lq_modes(tmp_path, run_name):
         datasets:
           test_1: {{name: toy_gt, mode: GT, dataroot_GT: datasets/toy_dataset/HR_si}}
           test_2: {{name: toy_lq, mode: LQ, dataroot_LQ: datasets/toy_dataset/LR_mode0_noise0, scale: 4, kernel_size: 21}}
+          test_3: {{name: toy_pairs, mode: GTLQ, dataroot_GT: datasets/toy_dataset/HR_si,
+                    dataroot_LQ: datasets/toy_dataset/LR_mode0_noise0}}
         network_G: {S1}
         path: {{pretrain_model_G: results/{train_name}/models/latest_G.pth, strict_load: true}}
     """))
@@ -173,8 +175,21 @@ def test_test_py_gt_and_lq_modes(tmp_path, run_name):
     # LQ mode (real LR): the stage-1 estimator gives kernels but no SR, so no metric
     assert (root / 'toy_lq' / 'kernels' / 'toy2.png').is_file()
     assert np.load(root / 'toy_lq' / 'npz' / 'toy2.npz')['est_ker_lr'].shape == (120, 120, 21, 21)
+    # GTLQ pairs: the estimator runs on the given LR; no true kernel, so no kernel PSNR
+    assert (root / 'toy_pairs' / 'npz' / 'toy1.npz').is_file()
+    # spatially variant test kernels (mode 4): kernel PSNR is a real number against the true field
+    sv_name = run_name + '_sv'
+    run([TEST, '--opt', str(test_opt), '--save_kernel', '--set', 'sv_mode=4', '--set', f'name={sv_name}',
+         '--set', 'sv_block_size=16', '--set', 'datasets.test_2=null', '--set', 'datasets.test_3=null'])
+    sv_root = REPO_ROOT / 'results' / sv_name / 'toy_gt'
+    rows = list(csv.DictReader(open(sv_root / 'metrics.csv')))
+    assert 5 < float(rows[0]['psnr_k']) < 80 and float(rows[0]['lr_psnr_y']) > 15
+    gt = np.load(sv_root / 'npz' / 'toy1.npz')['gt_ker']
+    assert gt.shape == (64, 64, 21, 21)
+    assert not np.allclose(gt[0, 0], gt[-1, -1])        # the field varies over the image
     import shutil
-    shutil.rmtree(REPO_ROOT / 'results' / train_name, ignore_errors=True)
+    for n in (train_name, sv_name):
+        shutil.rmtree(REPO_ROOT / 'results' / n, ignore_errors=True)
 
 
 @pytest.mark.parametrize('case, message', [

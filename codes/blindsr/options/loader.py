@@ -72,7 +72,7 @@ def _unknown(key, valid, where):
     return OptionsError(f"unknown key '{where}'{hint}")
 
 
-def _validate_section(raw, schema, prefix, extra_keys=()):
+def _validate_section(raw, schema, prefix, extra_keys=(), optional=()):
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -91,8 +91,8 @@ def _validate_section(raw, schema, prefix, extra_keys=()):
             raise _unknown(k, list(schema) + list(extra_keys), where)
     for k, spec in schema.items():
         if k not in out or out[k] is None:
-            if spec.required:
-                where = f'{prefix}.{k}' if prefix else k
+            where = f'{prefix}.{k}' if prefix else k
+            if spec.required and where not in optional:
                 raise OptionsError(f"missing required key '{where}'" + (f' ({spec.help})' if spec.help else ''))
             out[k] = copy.deepcopy(spec.default)
     return out
@@ -140,8 +140,12 @@ def apply_overrides(raw, overrides):
 
 
 # ----------------------------------------------------------------------------- main entry
-def validate(raw, is_train):
-    """Validate a raw option dict; return the full dict (every key present)."""
+def validate(raw, is_train, optional=()):
+    """Validate a raw option dict; return the full dict (every key present).
+
+    ``optional``: key paths (``'scale'``, ``'network_G.which_model_G'``) whose requirement a
+    caller that does not use them waives (the authors' prepare_testset.yml leaves them null).
+    """
     from ..registry import MODELS
     MODELS.names()   # importing the model modules lets methods register their sections
     if not isinstance(raw, dict):
@@ -152,13 +156,15 @@ def validate(raw, is_train):
             continue
         raise _unknown(k, list(TOP_LEVEL) + list(sections) + ['datasets'], k)
     top_raw = {k: v for k, v in raw.items() if k in TOP_LEVEL}
-    opt = _validate_section(top_raw, TOP_LEVEL, '')
+    opt = _validate_section(top_raw, TOP_LEVEL, '', optional=optional)
 
     datasets = raw.get('datasets') or {}
     if not isinstance(datasets, dict) or not datasets:
         raise OptionsError("missing required key 'datasets' (a mapping of phases such as train, val, test_1)")
     opt['datasets'] = {}
     for phase, ds in datasets.items():
+        if ds is None:          # `test_2: ~` (or --set datasets.test_2=null) switches a set off
+            continue
         d = _validate_section(ds, DATASET, f'datasets.{phase}')
         for rep in ('scale', 'kernel_size'):
             if d[rep] is not None and d[rep] != opt[rep]:
@@ -172,7 +178,7 @@ def validate(raw, is_train):
     net_raw = raw.get('network_G') or {}
     arch = net_raw.get('which_model_G') if isinstance(net_raw, dict) else None
     extra = _arch_kwargs(arch) if arch else ()
-    opt['network_G'] = _validate_section(net_raw, NETWORK_G, 'network_G', extra_keys=extra)
+    opt['network_G'] = _validate_section(net_raw, NETWORK_G, 'network_G', extra_keys=extra, optional=optional)
     for name, schema in sections.items():
         if name == 'network_G':
             continue
@@ -221,8 +227,10 @@ def _find_pca(path):
     return p
 
 
-def load_options(path, is_train, overrides=None):
+def load_options(path, is_train, overrides=None, optional=()):
     """Read ``path``, apply ``--set`` overrides, validate and resolve paths.
+
+    ``optional`` lists required keys the caller does not need (see :func:`validate`).
 
     Raises ``OptionsError`` with a one-line message naming the file and the key.
     """
@@ -241,7 +249,7 @@ def load_options(path, is_train, overrides=None):
         raise OptionsError(f'{path}: not valid YAML{where}: {getattr(e, "problem", e)}') from None
     try:
         raw = apply_overrides(raw if raw is not None else {}, overrides)
-        opt = validate(raw, is_train)
+        opt = validate(raw, is_train, optional)
     except OptionsError as e:
         raise OptionsError(f'{path}: {e}') from None
     opt['is_train'] = is_train
