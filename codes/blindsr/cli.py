@@ -24,11 +24,11 @@ def run_cli(job):
         logging.getLogger('blindsr').warning('interrupted')
         return 130
     except user_errors() as e:
-        print(f'error: {e}', file=sys.stderr)
+        sys.stderr.write(f'error: {e}\n')
         return 2
     except (KeyError, ValueError) as e:
         # registry lookups and argument checks raise these with a readable message
         msg = e.args[0] if e.args else repr(e)
-        print(f'error: {msg}', file=sys.stderr)
+        sys.stderr.write(f'error: {msg}\n')
         return 2
     return 0
