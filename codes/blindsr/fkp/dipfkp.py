@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from blindsr.archs.dip_arch import DIPSkip
 from blindsr.archs.fkp_arch import KernelPrior, fkp_kernel_size
+from blindsr.fkp.early_stopping import EarlyStopper
 from blindsr.fkp.ops import blur_downsample
 from blindsr.fkp.optim import SphericalAdam
 from blindsr.fkp.ssim import SSIMToTarget
@@ -65,7 +66,7 @@ class DIPFKP:
 
     Args:
         scale (int): SR factor (2, 3, 4); the prior must model ``fkp_kernel_size(scale)`` kernels.
-        kernel_prior (KernelPrior): the trained flow (eval mode; it is not modified).
+        kernel_prior (KernelPrior): the trained flow; ``run`` puts it in eval mode with frozen weights.
         max_iters (int): iterations. Default 1000.
         dip_lr (float): Adam learning rate of the DIP. Default 5e-3.
         kp_lr (float): Adam learning rate of the latent. Default 0.5.
@@ -97,6 +98,8 @@ class DIPFKP:
             raise ValueError(f'x{self.scale} needs a {self.k}x{self.k} prior, got {kernel_prior.k}x{kernel_prior.k}')
         if early_stop_patience is not None and early_stop_patience < 1:
             raise ValueError('early_stop_patience must be None or >= 1')
+        if max_iters < 1:
+            raise ValueError(f'max_iters must be >= 1, got {max_iters}')
         self.prior = kernel_prior
         self.max_iters = int(max_iters)
         self.dip_lr = dip_lr
@@ -144,14 +147,15 @@ class DIPFKP:
         history = {'loss': [], 'lr_mse': []}
         if self.record_latents:
             history['latent'] = []
-        best, since_best, stopped = float('inf'), 0, False
+        stopper = (EarlyStopper(self.early_stop_patience, self.early_stop_min_delta, self.early_stop_start)
+                   if self.early_stop_patience is not None else None)
+        stopped = False
         frozen_kernel, frozen_version = None, None
 
         iterator = range(1, self.max_iters + 1)
         if self.progress:
             from tqdm import tqdm
             iterator = tqdm(iterator, desc='DIP-FKP', ncols=80)
-        t = 0
         for t in iterator:
             opt_dip.zero_grad(set_to_none=True)
             opt_z.zero_grad()
@@ -160,12 +164,9 @@ class DIPFKP:
             sr = net(noise)
             if train_z:
                 kernel = prior.kernel_from_latent(z)
-            elif t == 1:
-                # the reference builds the first kernel with a graph (its grad is dropped later);
-                # replayed on a detached copy so that the conv backward is the very same
-                kernel = prior.kernel_from_latent(z.detach().clone().requires_grad_(True))
             else:
-                # the latent only changes by its projection after step 1: reuse the kernel
+                # frozen latent: it only changes by its projection after step 1, so the flow runs
+                # twice in the whole frozen phase, without a graph
                 if frozen_kernel is None or frozen_version != z._version:
                     with torch.no_grad():
                         frozen_kernel = prior.kernel_from_latent(z)
@@ -185,18 +186,12 @@ class DIPFKP:
             if callback is not None:
                 callback(t, {'loss': history['loss'][-1], 'lr_mse': lr_mse, 'kernel': kernel.detach(),
                              'sr': sr.detach()})
-            if self.early_stop_patience is not None and t >= self.early_stop_start:
-                if lr_mse < best * (1 - self.early_stop_min_delta):
-                    best, since_best = lr_mse, 0
-                else:
-                    since_best += 1
-                    if since_best >= self.early_stop_patience:
-                        stopped = True
-                        logger.info('DIP-FKP: LR reconstruction stalled, stopping at iteration %d', t)
-                        break
-        if t == 0:
-            raise ValueError('max_iters must be >= 1')
-        return DIPFKPResult(kernel=kernel.detach().squeeze().cpu().float().numpy(), sr=sr.detach(),
+            if stopper is not None and stopper.update(t, lr_mse):
+                stopped = True
+                logger.info('DIP-FKP: LR reconstruction stalled since iteration %d, stopped at %d',
+                            stopper.best_iteration, t)
+                break
+        return DIPFKPResult(kernel=kernel.detach().squeeze().cpu().float().numpy(), sr=sr.detach().contiguous(),
                             history=history, iterations=t, stopped_early=stopped)
 
 
