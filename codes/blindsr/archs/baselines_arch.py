@@ -1,0 +1,76 @@
+"""Reference points for the MANet stages: the best single fixed kernel, and bicubic upsampling.
+
+* ``MeanKernel``: stage-1 baseline: the same kernel at every pixel — the mean of the training
+  kernel distribution (the best fixed guess in L2).
+* ``MANet_s2_mean``: the stage-2 network fed that mean kernel instead of the true one (loads a
+  stage-2 checkpoint unchanged).
+* ``Bicubic``: bicubic upsampling of the LR.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from blindsr.archs.manet_stages_arch import MANet_s2
+from blindsr.degradation.kernels import random_kernels
+from blindsr.registry import ARCHS
+
+
+def mean_training_kernel(scale, kernel_size=21, sig_min=None, sig_max=None, rate_iso=0.0, samples=20000, seed=0):
+    """Mean of ``samples`` random training kernels (x4: variances 0.7..10, anisotropic)."""
+    sig_min = 0.175 * scale if sig_min is None else sig_min
+    sig_max = 2.5 * scale if sig_max is None else sig_max
+    gen = torch.Generator().manual_seed(seed)
+    kernels, _ = random_kernels(samples, scale, kernel_size, sig_min, sig_max, rate_iso, generator=gen)
+    return kernels.double().mean(0).float()
+
+
+class ConstantKernelField(nn.Module):
+    """An 'estimator' that answers the same kernel everywhere (not saved in checkpoints)."""
+
+    def __init__(self, kernel):
+        super().__init__()
+        self.register_buffer('kernel', kernel, persistent=False)
+
+    def forward(self, lr):
+        b, _, h, w = lr.shape
+        return self.kernel.to(lr.dtype).expand(b, h, w, *self.kernel.shape)
+
+
+@ARCHS.register()
+class MeanKernel(nn.Module):
+    """Stage-1 baseline: (nearest-upsampled placeholder, mean-kernel field)."""
+    makes_sr = False
+
+    def __init__(self, scale=4, kernel_size=21, rate_iso=0.0):
+        super().__init__()
+        self.scale = scale
+        self.kernel_estimation = ConstantKernelField(mean_training_kernel(scale, kernel_size, rate_iso=rate_iso))
+
+    def forward(self, lr):
+        return F.interpolate(lr, scale_factor=self.scale, mode='nearest'), self.kernel_estimation(lr)
+
+
+@ARCHS.register()
+class MANet_s2_mean(MANet_s2):
+    """Stage 2 fed the mean training kernel: what non-blind SR gives without kernel estimation."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kernel_estimation = ConstantKernelField(mean_training_kernel(self.scale, self.kernel_size))
+
+    def forward(self, lr):
+        field = self.kernel_estimation(lr)
+        sr, _ = super().forward(lr, field[:, 0, 0])
+        return sr, field
+
+
+@ARCHS.register()
+class Bicubic(nn.Module):
+    """Bicubic upsampling of the LR (no kernel, no parameters)."""
+
+    def __init__(self, scale=4):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, lr):
+        return F.interpolate(lr, scale_factor=self.scale, mode='bicubic', align_corners=False).clamp(0, 1), None
