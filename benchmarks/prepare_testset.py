@@ -45,7 +45,6 @@ def _child(case, threads):
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     import numpy as np
     import torch
-
     from blindsr.testsets.build import CaseWriter
     from blindsr.testsets.degrade import KernelSettings
     from blindsr.testsets.protocol import Case, si_kernel_grid

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from blindsr.data.loader import build_dataset
 from blindsr.degradation.kernels import anisotropic_kernels
 from blindsr.degradation.sv_fields import sv_block_kernels
@@ -204,7 +203,7 @@ def test_sv_toy_lr_equals_a_direct_evaluation():
 
 # ----------------------------------------------------------------------------- layout, kernels, determinism
 def test_layout_of_the_whole_protocol(built):
-    root, hr, _, out, res = built
+    _, _, _, out, _ = built
     stems = ['a', 'b', 'c']
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ['Tiny_x2', 'Tiny_x3', 'Tiny_x4']
     for s in (2, 3, 4):
@@ -222,7 +221,7 @@ def test_layout_of_the_whole_protocol(built):
             for m in range(1, 6):
                 assert sorted(p.name for p in (d / f'LR_mode{m}_noise{n}').iterdir()) == ['a.png', 'b.png', 'c.png']
         assert sorted(p.name for p in (d / 'HR_sv').iterdir()) == ['a.png', 'b.png', 'c.png']
-        for st, (H, W) in zip(stems, [(50, 46), (41, 44), (36, 36)]):
+        for st, (H, W) in zip(stems, [(50, 46), (41, 44), (36, 36)], strict=True):
             hr_img = cv2.imread(str(d / 'HR_sv' / f'{st}.png'), cv2.IMREAD_UNCHANGED)
             lr_img = cv2.imread(str(d / 'LR_mode3_noise0' / f'{st}.png'), cv2.IMREAD_UNCHANGED)
             assert hr_img.shape == (H - H % s, W - W % s, 3)                  # mod-crop; gray -> 3 channels
@@ -239,8 +238,8 @@ def test_saved_kernels_reproduce_the_lr_and_feed_gtlq(built):
         np.testing.assert_allclose(z['kernel'], anisotropic_kernels(9, 5, math.pi / 4, 4)[0].numpy(), atol=1e-7)
         np.testing.assert_allclose(z['sigma'], [9, 5, math.pi / 4], atol=1e-6)
         assert int(z['scale']) == 4 and float(z['noise']) == 0
-    from blindsr.degradation.blur import blur_sv_subsample, blur_subsample
-    for m in range(0, 6):
+    from blindsr.degradation.blur import blur_subsample, blur_sv_subsample
+    for m in range(6):
         name = 'b_5.0_1.0_0.8' if m == 0 else 'b'
         hr = img2tensor(read_image(d / ('HR_si' if m == 0 else 'HR_sv') / f'{name}.png'))[None]
         lr = read_image(d / f'LR_mode{m}_noise0' / f'{name}.png')
@@ -274,7 +273,7 @@ def test_noise_15_is_seeded_and_of_the_right_level(built):
 
 
 def test_second_run_keeps_files_and_overwrite_rewrites_the_same_bytes(built, one_thread):
-    root, _, opt, out, first = built
+    root, _, opt, out, _ = built
     before = _tree(out)
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob('*.png')}
     summary = prepare_testsets(load_options(opt, is_train=False, optional=OPTIONAL), out)

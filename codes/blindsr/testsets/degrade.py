@@ -11,12 +11,11 @@ float64 turned to float32 before it is scaled, as in their ``b_GaussianNoising``
 files already exist (or a scale that is not written) leaves the stream where it would be.
 """
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
 
-from ..degradation.blur import blur_sv_subsample, blur_subsample
+from ..degradation.blur import blur_subsample, blur_sv_subsample
 from ..degradation.kernels import fixed_kernel_params, fixed_kernels
 from ..degradation.noise import quantize
 from ..degradation.sv_fields import sv_block_params, sv_kernel_field
@@ -50,8 +49,8 @@ class CaseResult:
     sigma: (3,) or (h, w, 3) float32 kernel parameters (sig1, sig2, theta) (variances, radians).
     """
     lr: np.ndarray
-    kernel: Optional[np.ndarray]
-    kernel_field: Optional[np.ndarray]
+    kernel: np.ndarray | None
+    kernel_field: np.ndarray | None
     sigma: np.ndarray
 
 
@@ -62,15 +61,16 @@ def _noise(lr, case, rng):
     return (torch.from_numpy(draws).to(torch.float32) * level + lr).clamp(0.0, 1.0)
 
 
-def degrade_case(hr, case, rng, settings=KernelSettings()):
+def degrade_case(hr, case, rng, settings=None):
     """Degrade one HR image for ``case`` with the random stream ``rng``.
 
     Args:
         hr (Tensor): (1, 3, H, W) float32 RGB in [0, 1], H and W multiples of ``case.scale``.
         case (protocol.Case): scale, kernel or SV mode, noise.
         rng (np.random.RandomState): the protocol's random stream (advanced in place).
-        settings (KernelSettings): kernel size, isotropic settings, SV block size.
+        settings (KernelSettings): kernel size, isotropic settings, SV block size. Default: the authors'.
     """
+    settings = settings or KernelSettings()
     if hr.dim() != 4 or hr.shape[0] != 1:
         raise ValueError(f'hr must be (1, C, H, W), got {tuple(hr.shape)}')
     s = case.scale
@@ -91,8 +91,9 @@ def degrade_case(hr, case, rng, settings=KernelSettings()):
     return CaseResult(lr=tensor2img(quantize(lr)[0]), kernel=kernel, kernel_field=field, sigma=sigma[0].numpy())
 
 
-def skip_draws(hr_size, case, rng, settings=KernelSettings()):
+def skip_draws(hr_size, case, rng, settings=None):
     """Advance ``rng`` exactly as :func:`degrade_case` would for an HR image of ``hr_size`` (H, W)."""
+    settings = settings or KernelSettings()
     H, W = hr_size
     s = case.scale
     if case.sv_mode == 0:

@@ -28,7 +28,6 @@ File layout, for a set whose HR folder is ``<root>/<set>/HR``::
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
 
 SCALES = (2, 3, 4)
 NOISE_LEVELS = (0, 15)
@@ -80,7 +79,7 @@ class Case:
     phase: str
     noise: int
     sv_mode: int
-    kernel: Optional[Tuple[float, float, float]]
+    kernel: tuple[float, float, float] | None
     draws_noise: bool
 
     @property
