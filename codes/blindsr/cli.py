@@ -18,8 +18,9 @@ def user_errors():
 
 
 def run_cli(job):
+    """Run ``job()``; its return value (None = 0) is the exit status unless it raises."""
     try:
-        job()
+        status = job()
     except KeyboardInterrupt:
         logging.getLogger('blindsr').warning('interrupted')
         return 130
@@ -31,4 +32,4 @@ def run_cli(job):
         msg = e.args[0] if e.args else repr(e)
         sys.stderr.write(f'error: {msg}\n')
         return 2
-    return 0
+    return status or 0

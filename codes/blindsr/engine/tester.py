@@ -45,6 +45,8 @@ def write_csv(rows, path):
 def save_npz(path, out, scale):
     arrays = {'sr_img': tensor2img(out['sr'][0]) if 'sr' in out else np.zeros((0,)),
               'est_ker_lr': out['est_field'][0].cpu().numpy(), 'scale': np.int64(scale)}
+    if 'lr' in out:     # the explorer's background when there is no SR image (stage 1)
+        arrays['lr_img'] = tensor2img(out['lr'][0])
     gt = out.get('kernel_field', out.get('kernel'))
     if gt is not None:
         arrays['gt_ker'] = gt[0].cpu().numpy()

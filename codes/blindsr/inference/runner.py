@@ -1,0 +1,147 @@
+"""Super-resolve real low-resolution images (the work of ``codes/infer.py``).
+
+Each image is read (gray, RGB, RGBA, 8 or 16 bit), run through the model in tiles of at most
+``tile`` LR pixels (any image size fits in memory), and written as ``<output>/<stem>.png``:
+RGB for colour inputs, gray for gray ones, with the alpha channel enlarged (bicubic) for
+RGBA ones. ``save_kernel`` adds ``<output>/npz/<stem>.npz`` (SR image, LR image, estimated
+kernel field, scale), which ``explore_kernels.py`` opens. A file that cannot be read or
+processed is logged and skipped; the others go on. Existing outputs are kept unless
+``overwrite``.
+"""
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from ..engine.tester import save_npz
+from ..registry import MODELS
+from ..utils.device import select_device
+from ..utils.image_io import ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, write_image
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class InferenceSummary:
+    done: list = field(default_factory=list)
+    kept: list = field(default_factory=list)
+    failed: list = field(default_factory=list)     # (path, reason)
+
+
+def input_images(path):
+    """The image files to process: ``path`` itself, or the images of the folder ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        return list_images(path)
+    if not path.exists():
+        raise ImageNotFoundError(f'{path}: no such image or folder')
+    return [path]
+
+
+def _source_layout(path):
+    """(is_gray, alpha or None) of an image file, alpha as float32 [0, 1] HxW."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        return False, None
+    if img.ndim == 2 or img.shape[2] == 1:
+        return True, None
+    if img.shape[2] == 2:
+        return True, None
+    if img.shape[2] == 4:
+        peak = 65535.0 if img.dtype == np.uint16 else 255.0
+        return False, img[:, :, 3].astype(np.float32) / peak
+    return False, None
+
+
+def _output_picture(sr_rgb, gray, alpha):
+    """uint8 picture to write (RGB, gray, or RGBA) from the SR float RGB (H, W, 3)."""
+    if gray:
+        return (np.clip(sr_rgb.mean(axis=2), 0, 1) * 255).round().astype(np.uint8)
+    pic = (np.clip(sr_rgb, 0, 1) * 255).round().astype(np.uint8)
+    if alpha is not None:
+        a = cv2.resize(alpha, (pic.shape[1], pic.shape[0]), interpolation=cv2.INTER_CUBIC)
+        pic = np.concatenate([pic, (np.clip(a, 0, 1) * 255).round().astype(np.uint8)[:, :, None]], axis=2)
+    return pic
+
+
+class Inference:
+    """A test-time model built from options, and the per-image work."""
+
+    def __init__(self, opt, device, tile=256, tile_overlap=32):
+        self.opt = opt
+        self.device = device
+        self.model = MODELS.get(opt['model'])(opt, device)
+        self.scale = opt['scale']
+        self.tile, self.tile_overlap = tile, tile_overlap
+        if getattr(self.model, 'takes_kernel', False):
+            raise ValueError(f"{opt['network_G']['which_model_G']} needs the true kernel, which real photos do not "
+                             'have; use a kernel-estimating checkpoint (stage 1 or 3)')
+        self.makes_sr = getattr(self.model, 'makes_sr', True)
+
+    def run(self, path):
+        """SR float RGB (H, W, 3) (None for a kernel-only model) and the raw test outputs of one file."""
+        lr = img2tensor(read_image(path)).unsqueeze(0).to(self.device)
+        self.model.feed_data({'LQ': lr}, train=False)
+        tile = self.tile if self.tile and max(lr.shape[-2:]) > self.tile else None
+        out = self.model.test(tile=tile, tile_overlap=self.tile_overlap)
+        sr = out['sr'][0].permute(1, 2, 0).float().cpu().numpy() if 'sr' in out else None
+        return sr, out
+
+
+def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
+    """Process ``paths`` into ``output``; returns an :class:`InferenceSummary`."""
+    output = Path(output)
+    if not inference.makes_sr and not save_kernel:
+        raise ValueError('this checkpoint estimates kernels only (no SR image); add --save_kernel to keep them')
+    summary = InferenceSummary()
+    with logging_redirect_tqdm(loggers=[logging.getLogger('blindsr')]):
+        for path in tqdm(paths, desc='infer', unit='img', dynamic_ncols=True, disable=None):
+            targets = []
+            if inference.makes_sr:
+                targets.append(output / f'{path.stem}.png')
+            if save_kernel:
+                targets.append(output / 'npz' / f'{path.stem}.npz')
+            if not overwrite and all(t.exists() for t in targets):
+                summary.kept.append(path)
+                continue
+            try:
+                gray, alpha = _source_layout(path)
+                sr, out = inference.run(path)
+            except (ImageReadError, ImageNotFoundError, ValueError, RuntimeError) as e:
+                logger.error('%s: skipped (%s)', path, e)
+                summary.failed.append((path, str(e)))
+                continue
+            if sr is not None and (overwrite or not targets[0].exists()):
+                write_image(targets[0], _output_picture(sr, gray, alpha), channel_order='rgb')
+            if save_kernel and 'est_field' in out and (overwrite or not targets[-1].exists()):
+                save_npz(targets[-1], out, inference.scale)
+            summary.done.append(path)
+            h, w = out['lr'].shape[-2:]
+            logger.info('%s: %dx%d -> x%d%s', path.name, w, h, inference.scale,
+                        ' + kernel field' if save_kernel else '')
+    if summary.kept:
+        logger.warning('kept the existing outputs of %d image(s) (use --overwrite to redo them)', len(summary.kept))
+    if summary.failed:
+        logger.error('%d of %d image(s) failed: %s', len(summary.failed), len(paths),
+                     ', '.join(p.name for p, _ in summary.failed))
+    logger.info('results in %s', output)
+    return summary
+
+
+def pick_device(name='auto'):
+    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:<i>'."""
+    if name == 'auto':
+        return select_device([0] if torch.cuda.is_available() else None)
+    if name == 'cpu':
+        return select_device(None)
+    if name.startswith('cuda'):
+        if not torch.cuda.is_available():
+            raise ValueError(f'--device {name}: CUDA is not available on this machine')
+        return select_device([int(name.partition(':')[2] or 0)])
+    raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}")
