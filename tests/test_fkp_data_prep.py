@@ -2,13 +2,18 @@
 import numpy as np
 import pytest
 import scipy.io as sio
-from PIL import Image
-from scipy import ndimage
-
-from blindsr.fkp.data_prep import (degrade, lr_to_gt_kernel_path, lr_to_hr_path, modcrop, prepare_dipfkp_testset,
-                                   prepare_kernelganfkp_testset)
+from blindsr.fkp.data_prep import (
+    degrade,
+    lr_to_gt_kernel_path,
+    lr_to_hr_path,
+    modcrop,
+    prepare_dipfkp_testset,
+    prepare_kernelganfkp_testset,
+)
 from blindsr.fkp.io import load_kernel_mat, read_rgb, save_png_like_imsave
 from blindsr.fkp.kernels import analytic_kernel, kernelgan_x4_kernel
+from PIL import Image
+from scipy import ndimage
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ the optimised part is checked against the noise floor (first-update direction, k
 import numpy as np
 import pytest
 import torch
-
 from blindsr.archs.dip_arch import DIPSkip
 from blindsr.archs.fkp_arch import load_kernel_prior
 from blindsr.archs.usrnet_arch import load_usrnet
 from blindsr.fkp.dipfkp import DIPFKP, seeded_dip, seeded_latent
 from blindsr.fkp.early_stopping import EarlyStopper, early_stop_iteration
-from blindsr.fkp.io import load_kernel_mat, read_rgb, rgb_to_tensor, tensor_to_uint8
+from blindsr.fkp.io import read_rgb, rgb_to_tensor, tensor_to_uint8
 from blindsr.fkp.nonblind import usrnet_sr
 from blindsr.metrics import kernel_psnr, psnr_y
 

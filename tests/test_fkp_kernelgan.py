@@ -8,7 +8,6 @@ each other, and the kernel/image PSNRs within a few hundredths of a dB.
 import numpy as np
 import pytest
 import torch
-
 from blindsr.archs.fkp_arch import load_kernel_prior
 from blindsr.archs.kernelgan_arch import KernelGANFKPDiscriminator, KernelGANFKPGenerator
 from blindsr.archs.usrnet_arch import load_usrnet

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-
 from blindsr.archs.fkp_arch import KernelPrior, load_kernel_prior
 from blindsr.registry import ARCHS
 

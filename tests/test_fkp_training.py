@@ -1,14 +1,20 @@
 """FKP prior training pieces: kernel stream, preprocessing, NLL, validation log-likelihood."""
 import numpy as np
-import pytest
 import torch
-from scipy import ndimage
-
 from blindsr.archs.fkp_arch import load_kernel_prior
 from blindsr.fkp.kernels import fkp_normalization, gen_kernel_random, validation_grid
-from blindsr.fkp.prior_training import (STEPS_PER_EPOCH, RandomKernelDataset, build_prior_optimizer,
-                                        build_prior_scheduler, new_kernel_prior, nll_loss, preprocess_kernels,
-                                        validation_data, validation_log_likelihood)
+from blindsr.fkp.prior_training import (
+    STEPS_PER_EPOCH,
+    RandomKernelDataset,
+    build_prior_optimizer,
+    build_prior_scheduler,
+    new_kernel_prior,
+    nll_loss,
+    preprocess_kernels,
+    validation_data,
+    validation_log_likelihood,
+)
+from scipy import ndimage
 
 
 def test_kernel_distribution_and_geometry():

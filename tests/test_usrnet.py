@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-
 from blindsr.archs.usrnet_arch import USRNet, load_usrnet, psf2otf
 from blindsr.fkp.io import load_kernel_mat, read_rgb, rgb_to_tensor, tensor_to_uint8
 from blindsr.fkp.nonblind import usrnet_sr

@@ -16,7 +16,13 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from blindsr.archs.fkp_arch import KernelPrior, fkp_kernel_size
-from blindsr.fkp.kernels import eigenvalue_range, fkp_normalization, gen_kernel_fixed, gen_kernel_random, validation_grid
+from blindsr.fkp.kernels import (
+    eigenvalue_range,
+    fkp_normalization,
+    gen_kernel_fixed,
+    gen_kernel_random,
+    validation_grid,
+)
 
 __all__ = ['ALPHA', 'DEQUANT_SCALE', 'new_kernel_prior', 'preprocess_kernels', 'RandomKernelDataset',
            'validation_data', 'nll_loss', 'validation_log_likelihood', 'build_prior_optimizer',
