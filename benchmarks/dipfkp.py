@@ -91,7 +91,7 @@ def main():
           f'{" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     print(f'{"input":<24} {"phase":<8} {"fast s/it":>10} {"reference s/it":>15}')
     full = {}
-    for name, image in ((f'FKP_Test LR {w}x{h}', lr), ('32x32 crop', crop)):
+    for name, image in ((f'FKP_Test LR {h}x{w}', lr), ('32x32 crop', crop)):
         for active in (False, True):
             fast = time_iterations(prior, image, args.iters, args.warmup, active, True)
             ref = time_iterations(prior, image, args.iters, args.warmup, active, False)
@@ -99,7 +99,7 @@ def main():
             print(f'{name:<24} {"latent" if active else "frozen":<8} {fast:>10.3f} {ref:>15.3f}')
     print(f'load average after timing: {" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     if not args.skip_early_stop:
-        early_stopping_report(prior, crop, gt, args.es_iters, args.patience, full[f'FKP_Test LR {w}x{h}'])
+        early_stopping_report(prior, crop, gt, args.es_iters, args.patience, full[f'FKP_Test LR {h}x{w}'])
 
 
 if __name__ == '__main__':

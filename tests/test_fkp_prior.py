@@ -62,3 +62,16 @@ def test_flow_round_trip_and_training_mode_batchnorm():
     # running statistics moved towards the batch (momentum 0.9 keeps 90% of the old value)
     bn = prior.net[1]
     assert torch.allclose(bn.running_var, 0.9 + 0.1 * bn._batch_stats[1].detach(), atol=1e-6)
+
+
+def test_arch_modules_import_on_their_own():
+    """Each FKP arch module must import first in a fresh interpreter (no import cycle with
+    ``blindsr.fkp``, which the registry's suffix scan would hit)."""
+    import subprocess
+    import sys
+
+    from blindsr.utils.paths import CODES_DIR
+    code = ('import blindsr.archs.kernelgan_arch, blindsr.archs.dip_arch, blindsr.archs.usrnet_arch, '
+            'blindsr.archs.fkp_arch, blindsr.fkp; from blindsr.registry import ARCHS; '
+            'assert {"KernelPrior", "USRNet", "DIPSkip", "KernelGANFKPDiscriminator"} <= set(ARCHS.names())')
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=CODES_DIR)

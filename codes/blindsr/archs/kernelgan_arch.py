@@ -3,8 +3,8 @@ and a small fully convolutional patch discriminator (Liang et al., CVPR 2021, af
 """
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from blindsr.fkp.ops import valid_blur_downsample
 from blindsr.registry import ARCHS
 
 __all__ = ['KernelGANFKPGenerator', 'KernelGANFKPDiscriminator']
@@ -41,7 +41,10 @@ class KernelGANFKPGenerator(nn.Module):
 
     def forward(self, x):
         k = self.kernel()
-        return valid_blur_downsample(x, k, self.scale), k
+        c = x.shape[1]
+        # valid (unpadded) correlation of every channel, then top-left s-fold sampling
+        out = F.conv2d(x, k.reshape(1, 1, *k.shape).expand(c, 1, -1, -1), groups=c)
+        return out[:, :, ::self.scale, ::self.scale], k
 
     def output_size(self, crop):
         return (crop - self.prior.k) // self.scale + 1

@@ -5,7 +5,7 @@ agree exactly (kernel centre of mass at (k - sf) / 2, top-left sampling phase).
 """
 import torch.nn.functional as F
 
-__all__ = ['blur_downsample', 'valid_blur_downsample']
+__all__ = ['blur_downsample']
 
 
 def blur_downsample(hr, kernel, scale):
@@ -32,9 +32,3 @@ def blur_downsample(hr, kernel, scale):
         raise ValueError(f'{k.shape[0]} kernels for a batch of {n}')
     return out[:, :, ::scale, ::scale]
 
-
-def valid_blur_downsample(x, kernel, scale):
-    """KernelGAN-FKP's generator step: valid (unpadded) correlation, then ``[0::s, 0::s]``."""
-    c = x.shape[1]
-    k = kernel.reshape(1, 1, kernel.shape[-2], kernel.shape[-1])
-    return F.conv2d(x, k.expand(c, 1, -1, -1), groups=c)[:, :, ::scale, ::scale]
