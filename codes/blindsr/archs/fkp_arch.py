@@ -217,14 +217,14 @@ class KernelPrior(nn.Module):
         return self.post_process(x)
 
 
-def load_kernel_prior(path, scale=None, map_location='cpu', freeze=True):
+def load_kernel_prior(path, scale=None, device='cpu', freeze=True):
     """Build a ``KernelPrior`` and load a (released or own) checkpoint with strict key matching.
 
     Accepts ``{'model_state': state_dict}`` (the authors' files) or a bare state dict. The
     architecture is inferred from the tensors, so ``scale`` is only a cross-check.
     Returns the prior in eval mode; with ``freeze`` its parameters do not require grad.
     """
-    state = torch.load(path, map_location=map_location, weights_only=True)
+    state = torch.load(path, map_location=device, weights_only=True)   # the files hold CUDA tensors
     if 'model_state' in state:
         state = state['model_state']
     d = state['base_dist_mean'].numel()
@@ -238,7 +238,7 @@ def load_kernel_prior(path, scale=None, map_location='cpu', freeze=True):
     prior = KernelPrior(n_blocks=n_blocks, input_size=d, hidden_size=hidden, n_hidden=n_hidden,
                         batch_norm=batch_norm)
     prior.load_state_dict(state, strict=True)
-    prior.to(map_location if not callable(map_location) else 'cpu').eval()
+    prior.to(device).eval()
     if freeze:
         for p in prior.parameters():
             p.requires_grad_(False)

@@ -165,12 +165,12 @@ class USRNet(nn.Module):
         return x
 
 
-def load_usrnet(path, map_location='cpu'):
+def load_usrnet(path, device='cpu'):
     """``USRNet.tiny()`` with the released weights (strict), in eval mode, gradients off."""
     net = USRNet.tiny()
-    net.load_state_dict(torch.load(path, map_location=map_location, weights_only=True), strict=True)
+    net.load_state_dict(torch.load(path, map_location=device, weights_only=True), strict=True)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    return net.to(map_location if not callable(map_location) else 'cpu')
+    return net.to(device)
 

@@ -32,7 +32,7 @@ def seeded_latent(prior, seed, shape=(1, 1)):
     on a forked CPU RNG (the global RNG state is left untouched).
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)   # CPU only: no side effect on CUDA RNGs
         KernelPrior(**prior.arch_kwargs)
         return torch.randn(*shape, prior.input_size)
 
@@ -40,7 +40,7 @@ def seeded_latent(prior, seed, shape=(1, 1)):
 def seeded_dip(channels, height, width, seed, noise_scale=0.1, **dip_kwargs):
     """``(noise, net)`` as the authors build them: U[0,1) * 0.1 after ``manual_seed``, then the net."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)   # CPU only: no side effect on CUDA RNGs
         noise = torch.zeros(1, channels, height, width).uniform_() * noise_scale
         net = DIPSkip(in_channels=channels, out_channels=3, **dip_kwargs)
     return noise, net
@@ -191,6 +191,7 @@ class DIPFKP:
                 logger.info('DIP-FKP: LR reconstruction stalled since iteration %d, stopped at %d',
                             stopper.best_iteration, t)
                 break
+        logger.info('DIP-FKP: %d iterations, final loss %.5f, LR MSE %.3g', t, history['loss'][-1], lr_mse)
         return DIPFKPResult(kernel=kernel.detach().squeeze().cpu().float().numpy(), sr=sr.detach().contiguous(),
                             history=history, iterations=t, stopped_early=stopped)
 

@@ -93,7 +93,7 @@ class KernelGANFKP:
 
     def _build(self):
         """Generator latent and critic drawn as the authors' seeded constructors draw them."""
-        torch.manual_seed(self.seed)
+        torch.default_generator.manual_seed(self.seed)
         KernelPrior(**self.prior.arch_kwargs)            # replays the RNG use of their G constructor
         latent = torch.randn(1, 1, self.prior.input_size)
         gen = KernelGANFKPGenerator(self.prior, latent, scale=2)
@@ -142,6 +142,8 @@ class KernelGANFKP:
                 history['d_fake'].append(d_fake.item())
                 history['gp'].append(gp.item())
                 history['g'].append(g_loss.item())
+        logger.info('KernelGAN-FKP: %d iterations, last losses D real %.4f fake %.4f GP %.4f G %.4f', self.iterations,
+                    history['d_real'][-1], history['d_fake'][-1], history['gp'][-1], history['g'][-1])
         k2 = kernel.detach().cpu().float().numpy()     # from the last critic update, as the authors
         k = kernelgan_x4_kernel(k2.astype(np.float64)) if self.scale == 4 else k2
         return KernelGANFKPResult(kernel=k, kernel_x2=k2, latent=gen.kernel_code.detach().cpu().clone(),
