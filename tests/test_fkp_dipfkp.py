@@ -119,3 +119,11 @@ def test_argument_checks(prior_x4):
         DIPFKP(4, prior_x4, max_iters=0)
     with pytest.raises(ValueError):
         DIPFKP(4, prior_x4).run(torch.rand(3, 16, 16))
+
+
+def test_x3_and_odd_sizes(shared):
+    """HR sides need not be multiples of 32: the generator centre-crops its merges."""
+    prior = load_kernel_prior(shared('pretrained_models/official/FKP_x3.pt'), scale=3)
+    res = DIPFKP(3, prior, max_iters=2).run(torch.rand(1, 3, 23, 19))
+    assert res.kernel.shape == (15, 15) and res.sr.shape == (1, 3, 69, 57)
+    assert np.isfinite(res.history['loss']).all()
