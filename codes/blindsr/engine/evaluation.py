@@ -44,10 +44,15 @@ def image_metrics(out, scale, crop_border=None, reblur=None, lr_metrics=True):
     return m
 
 
+def metric_keys(rows):
+    """Numeric metric names present in ``rows``: the standard ones first, then any others."""
+    seen = [k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return [k for k in METRIC_NAMES if k in seen] + sorted(set(seen) - set(METRIC_NAMES))
+
+
 def average(rows):
     """Mean of each metric over images (ignoring images that lack it)."""
-    keys = [k for k in METRIC_NAMES if any(k in r for r in rows)]
-    return {k: sum(r[k] for r in rows if k in r) / max(1, sum(k in r for r in rows)) for k in keys}
+    return {k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows) for k in metric_keys(rows)}
 
 
 def format_metrics(m):

@@ -16,7 +16,7 @@ from ..utils.files import atomic_path, atomic_write_text
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from ..utils.logger import setup_logging, timestamp
-from .evaluation import METRIC_NAMES, average, format_metrics
+from .evaluation import average, format_metrics, metric_keys
 from .validation import build_eval_loader, centre_kernels, image_stem, run_image
 
 logger = logging.getLogger('blindsr')
@@ -33,7 +33,7 @@ def _fresh_results_root(opt):
 
 
 def write_csv(rows, path):
-    keys = ['image'] + [k for k in METRIC_NAMES if any(k in r for r in rows)]
+    keys = ['image'] + metric_keys(rows)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction='ignore')
     writer.writeheader()
@@ -77,6 +77,8 @@ def test(opt, save_kernel=False):
                     save_kernel_picture(folder / 'kernels' / f'{stem}.png', *centre_kernels(out))
                     if save_kernel:
                         save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
+                if hasattr(model, 'save_extra_outputs'):   # method-specific files (e.g. FKP's .mat kernels)
+                    model.save_extra_outputs(out, folder, stem)
                 rows.append(dict(metrics, image=stem))
                 logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
         avg = average(rows)
