@@ -2,7 +2,11 @@
 
 The image helpers raise their own errors; here they become ``DatasetError`` with the option
 key that pointed at the file, so a user knows which line of the option file to fix.
+
+True kernels sit beside the LR folder in one of two layouts: ours (``LR_*`` -> ``kernels_*``,
+``<stem>.npz``) and FKP's (``<M>_lr_x<s>`` -> ``<M>_gt_k_x<s>``, ``<stem>.mat`` with ``Kernel``).
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +33,29 @@ def load_image(path):
         raise DatasetError(str(e)) from e
 
 
+_FKP_LR = re.compile(r'_lr_x(\d+)$')
+
+
 def kernel_folder(lq_root):
-    """Sibling of the LQ folder holding true kernels (``LR_x`` -> ``kernels_x``), or None."""
+    """Sibling of the LQ folder holding true kernels, or None: ``LR_x`` -> ``kernels_x``, or
+    FKP's ``DIPFKP_lr_x4`` -> ``DIPFKP_gt_k_x4``."""
     if lq_root is None:
         return None
     lq_root = Path(lq_root)
-    if 'LR_' not in lq_root.name:
+    if 'LR_' in lq_root.name:
+        folder = lq_root.parent / lq_root.name.replace('LR_', 'kernels_', 1)
+    elif _FKP_LR.search(lq_root.name):
+        folder = lq_root.parent / _FKP_LR.sub(r'_gt_k_x\1', lq_root.name)
+    else:
         return None
-    folder = lq_root.parent / lq_root.name.replace('LR_', 'kernels_', 1)
     return folder if folder.is_dir() else None
 
 
 def kernel_files(folder, image_paths_):
-    """``<folder>/<stem>.npz`` for every image; all must exist once the folder exists."""
-    files = [folder / f'{p.stem}.npz' for p in image_paths_]
+    """``<folder>/<stem>.npz`` (``.mat`` in FKP's ``*_gt_k_x<s>``) for every image; all must
+    exist once the folder exists."""
+    ext = '.mat' if '_gt_k_x' in folder.name else '.npz'
+    files = [folder / f'{p.stem}{ext}' for p in image_paths_]
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise DatasetError(f'{missing[0]}: true-kernel file missing ({len(missing)} of {len(files)} '
@@ -50,8 +63,26 @@ def kernel_files(folder, image_paths_):
     return files
 
 
+def _load_mat_kernel(path):
+    """FKP's ``.mat`` kernel (variable ``Kernel``, l x l) as ('kernel', float32 array)."""
+    import scipy.io as sio
+    try:
+        data = sio.loadmat(str(path))
+    except Exception as e:   # scipy raises ValueError/TypeError/OSError on foreign files
+        raise DatasetError(f'{path}: cannot read kernel file ({type(e).__name__}: {e})') from e
+    if 'Kernel' not in data:
+        found = ', '.join(k for k in data if not k.startswith('__')) or 'nothing'
+        raise DatasetError(f"{path}: no 'Kernel' variable (found {found})")
+    arr = np.asarray(data['Kernel'], dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise DatasetError(f"{path}: 'Kernel' has shape {arr.shape}, expected (l, l)")
+    return 'kernel', arr
+
+
 def load_kernel(path):
-    """('kernel', (l,l)) or ('kernel_field', (h,w,l,l)) float32 array from an .npz file."""
+    """('kernel', (l,l)) or ('kernel_field', (h,w,l,l)) float32 array from an .npz (or FKP .mat) file."""
+    if Path(path).suffix == '.mat':
+        return _load_mat_kernel(path)
     try:
         with np.load(path) as data:
             for key, ndim in (('kernel', 2), ('kernel_field', 4)):

@@ -28,6 +28,8 @@ def run_image(model, batch, index, opt, lr_metrics=True):
     out = model.test(tile=opt['tile'], tile_overlap=opt['tile_overlap'])
     metrics = image_metrics(out, opt['scale'], opt['crop_border'], reblur=model.reblur,
                             lr_metrics=lr_metrics)
+    if hasattr(model, 'extra_metrics'):     # method-specific measures (e.g. DIP-FKP's own HR estimate)
+        metrics.update(model.extra_metrics(out))
     return out, metrics
 
 

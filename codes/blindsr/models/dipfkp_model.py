@@ -1,0 +1,84 @@
+"""DIP-FKP through ``codes/test.py`` (``model: dipfkp``): per LR image, a deep image prior and an FKP
+latent are fitted so that the HR estimate, blurred by the flow's kernel, reproduces the LR; USRNet
+then super-resolves the LR with that kernel. Defaults are the authors' (spec fkp.md (c)).
+
+Outputs per image besides the engine's: ``kernels/<img>.mat`` (the kernel, key ``Kernel``) and
+``dip/<img>.png`` (the DIP's own HR estimate). Extra CSV columns: ``psnr_y_dip``/``ssim_y_dip``
+(that estimate against the HR) and ``iterations`` (fewer than ``max_iters`` when stopped early).
+"""
+import logging
+
+import torch
+
+from ..fkp.dipfkp import DIPFKP
+from ..metrics.psnr_ssim import psnr_y, ssim_y
+from ..options.schema import Key, register_section
+from ..registry import MODELS
+from ..utils.image_io import tensor2img, write_image
+from .fkp_per_image import PerImageKernelModel
+
+logger = logging.getLogger(__name__)
+
+register_section('dipfkp', {
+    'max_iters': Key(int, 1000, help='iterations per image'),
+    'dip_lr': Key(float, 5e-3, help='Adam learning rate of the DIP'),
+    'kp_lr': Key(float, 0.5, help='Adam learning rate of the FKP latent (spherical)'),
+    'freeze_latent_iters': Key(int, 76, help='the latent is frozen for iterations 1..this'),
+    'ssim_iters': Key(int, 80, help='1 - SSIM loss up to this iteration, MSE after'),
+    'dip_seed': Key(int, 1, help='seed of the DIP input noise and weights'),
+    'latent_seed': Key(int, 5, help='seed of the initial latent'),
+    'early_stop_patience': Key(int, help='stop once the LR MSE has not improved for this many iterations '
+                                         '(null: always max_iters, as the authors)'),
+    'early_stop_min_delta': Key(float, 1e-3, help='relative improvement that counts for early stopping'),
+    'early_stop_start': Key(int, help='first iteration early stopping watches (null: once the latent moves '
+                                      'and the loss is MSE)'),
+    'fast': Key(bool, True, help='channels-last + fused Adam (same algorithm, other float rounding)'),
+    'usrnet': Key(bool, True, help='SR by USRNet with the estimated kernel (false: the DIP image is the SR)'),
+    'usrnet_noise': Key(float, 0.0, help="USRNet's noise level, 0..255 (authors: 0; 10 for real images)"),
+    'save_dip': Key(bool, True, help="write dip/<img>.png, the DIP's own HR estimate, when USRNet makes the SR"),
+})
+
+
+@MODELS.register('dipfkp')
+class DIPFKPModel(PerImageKernelModel):
+    name = 'DIP-FKP'
+    section = 'dipfkp'
+
+    def kernel_side(self):
+        from ..archs.fkp_arch import fkp_kernel_size
+        return fkp_kernel_size(self.scale)
+
+    def estimate(self, lr):
+        s = self.settings
+        every = self.opt['logger']['print_freq'] or 0
+
+        def progress(t, info):
+            if every and t % every == 0:
+                logger.info('%s %s: iteration %d, loss %.5f, LR MSE %.3g', self.name, self.batch['path'],
+                            t, info['loss'], info['lr_mse'])
+
+        runner = DIPFKP(self.scale, self.prior, max_iters=s['max_iters'], dip_lr=s['dip_lr'], kp_lr=s['kp_lr'],
+                        freeze_latent_iters=s['freeze_latent_iters'], ssim_iters=s['ssim_iters'],
+                        dip_seed=s['dip_seed'], latent_seed=s['latent_seed'],
+                        early_stop_patience=s['early_stop_patience'], early_stop_min_delta=s['early_stop_min_delta'],
+                        early_stop_start=s['early_stop_start'], device=self.device, fast=s['fast'])
+        res = runner.run(lr, callback=progress)
+        dip = res.sr.float().clamp(0, 1)
+        out = {'dip_sr': dip, 'iterations': res.iterations}
+        if self.usrnet is None:
+            out['sr'] = dip
+        return torch.from_numpy(res.kernel), out
+
+    def extra_metrics(self, out):
+        """The DIP's own HR estimate against the HR (when USRNet makes the SR), and the iterations run."""
+        m = {'iterations': out['iterations']}
+        if 'hr' in out and self.usrnet is not None:
+            crop = self.scale if self.opt['crop_border'] is None else self.opt['crop_border']
+            m['psnr_y_dip'] = psnr_y(out['dip_sr'][0], out['hr'][0], crop=crop)
+            m['ssim_y_dip'] = ssim_y(out['dip_sr'][0], out['hr'][0], crop=crop)
+        return m
+
+    def save_extra_outputs(self, out, folder, stem):
+        super().save_extra_outputs(out, folder, stem)
+        if self.usrnet is not None and self.settings['save_dip']:
+            write_image(folder / 'dip' / f'{stem}.png', tensor2img(out['dip_sr'][0]), channel_order='bgr')
