@@ -40,8 +40,8 @@ def test_shipped_train_files_load(path):
 
 @pytest.mark.parametrize('path', TEST_FILES, ids=lambda p: p.name)
 def test_shipped_test_files_load(path):
-    # prepare_testset.yml is the authors' file: null scale and network, which that script does not use
-    optional = ('scale', 'network_G.which_model_G') if path.name == 'prepare_testset.yml' else ()
+    # prepare_testset*.yml: null scale and network, which that script does not use (the authors' file)
+    optional = ('scale', 'network_G.which_model_G') if path.name.startswith('prepare_testset') else ()
     opt = load_options(path, is_train=False, optional=optional)
     assert opt['datasets']
 
