@@ -98,7 +98,8 @@ def main():
         for active in (False, True):
             fast = time_iterations(prior, image, args.iters, args.warmup, active, True)
             ref = time_iterations(prior, image, args.iters, args.warmup, active, False)
-            full.setdefault(name, fast)
+            if active:                     # iterations saved by early stopping are latent-phase ones
+                full[name] = fast
             print(f'{name:<24} {"latent" if active else "frozen":<8} {fast:>10.3f} {ref:>15.3f}')
     print(f'load average after timing: {" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     if not args.skip_early_stop:
