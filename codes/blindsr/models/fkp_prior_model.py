@@ -74,6 +74,10 @@ class FKPPriorModel(BaseModel):
         self.best = -math.inf
         self._val_data = None
         if self.is_train:
+            for phase in ('train', 'val'):
+                mode = opt['datasets'].get(phase, {}).get('mode', 'kernels')
+                if mode != 'kernels':
+                    raise ValueError(f"model fkp learns from kernels: set datasets.{phase}.mode: kernels (got {mode})")
             t = opt['train']
             self.optimizer = build_prior_optimizer(self.prior, lr=t['lr_G'], weight_decay=t['weight_decay_G'] or 0)
             self.optimizers.append(self.optimizer)
