@@ -29,3 +29,12 @@ def shared_file(relpath):
 @pytest.fixture
 def shared():
     return shared_file
+
+
+@pytest.fixture
+def one_thread():
+    """Many tiny tensor ops: one thread avoids OpenMP spinning against the other tests' processes."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -36,14 +36,6 @@ def _checkpoint(folder, net_opt, with_record=True, scale=4):
     return path
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks: one thread avoids OpenMP spinning against the other processes of a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope='module')
 def photos(tmp_path_factory):

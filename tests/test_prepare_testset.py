@@ -99,14 +99,6 @@ def _write_opt(path, dataroot, sv_sets='[Tiny]', extra=''):
     return path
 
 
-@pytest.fixture
-def one_thread():
-    """Many tiny tensor ops: one thread avoids OpenMP spinning against the other tests' processes."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _tree(root):
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -42,8 +42,7 @@ class BlindSRModel(BaseModel):
         # test files carry sig_min = sig_max = 0: only a training run needs random kernels
         self.degrade_train = (Degradation.from_options(opt, train=True, block_size=opt['sv_block_size'])
                               if self.is_train else None)
-        self.degrade_test = Degradation.from_options(opt, train=False, block_size=opt['sv_block_size'],
-                                                     sig_min=None, sig_max=None)
+        self.degrade_test = Degradation.from_options(opt, train=False, block_size=opt['sv_block_size'])
         if self.is_train:
             self._setup_training(opt['train'])
 
