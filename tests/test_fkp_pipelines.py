@@ -133,6 +133,28 @@ def test_dipfkp_through_test_py(shared, fkp_test_crop, run_name):
     assert float(row['psnr_y_dip']) < float(row['psnr_y'])   # 2 DIP iterations are far from an image
 
 
+@pytest.mark.parametrize('scale', [2, 3])
+def test_dipfkp_x2_x3_option_files_run(shared, tmp_path, run_name, scale):
+    """test_DIPFKP_x{2,3}.yml on a set built by prepare_testset.py --protocol dipfkp (2 iterations)."""
+    shared(f'pretrained_models/official/FKP_x{scale}.pt')
+    hr = np.array(Image.open(REPO_ROOT / 'datasets/Set5/HR/baby.png').convert('RGB'))[200:272, 200:272]
+    save_rgb(tmp_path / 'crop' / 'HR' / 'baby.png', hr)
+    data = tmp_path / 'data'
+    run('prepare_testset.py', '--opt', REPO_ROOT / 'options/test/prepare_testset_fkp.yml', '--protocol', 'dipfkp',
+        '--scales', scale, '--output', data, '--set', f'datasets.test1.dataroot_GT={tmp_path / "crop" / "HR"}',
+        '--set', 'datasets.test2=null', '--set', 'datasets.test3=null', '--set', 'datasets.test4=null')
+    run('test.py', '--opt', REPO_ROOT / f'options/test/test_DIPFKP_x{scale}.yml', '--set', f'name={run_name}',
+        '--set', f'datasets.test_1.dataroot_GT={data / "crop" / "HR"}',
+        '--set', f'datasets.test_1.dataroot_LQ={data / "crop" / f"DIPFKP_lr_x{scale}"}',
+        '--set', 'dipfkp.max_iters=2')
+    folder = REPO_ROOT / 'results' / run_name / 'Set5'
+    assert np.array(Image.open(folder / 'baby.png')).shape == (72, 72, 3)
+    kernel = sio.loadmat(folder / 'kernels' / 'baby.mat')['Kernel']
+    assert kernel.shape == (4 * scale + 3,) * 2 and 0.9 < kernel.sum() < 1.1     # FKP's kernels sum to ~1
+    row = read_csv(folder / 'metrics.csv')['baby']
+    assert float(row['iterations']) == 2 and float(row['psnr_k']) > 30
+
+
 def test_dipfkp_rejects_bad_options(shared):
     path = REPO_ROOT / 'options/test/test_DIPFKP_x4.yml'
     opt = load_options(path, is_train=False, overrides=['kernel_size=21'])
