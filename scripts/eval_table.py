@@ -38,7 +38,7 @@ def main():
             ('MANet + RRDB-SFT (ours, stage 3)', 'eval_bsd68_x4_stage3'),
             ('bicubic upsampling', 'eval_bsd68_x4_bicubic'),
             ('stage-2 RRDB-SFT fed the mean kernel', 'eval_bsd68_x4_stage2_mean'),
-            ('stage-2 RRDB-SFT fed the true kernels (upper bound)', 'eval_bsd68_x4_stage2_true')], ['psnr_y', 'ssim_y'])]
+            ('stage-2 RRDB-SFT fed the true kernels', 'eval_bsd68_x4_stage2_true')], ['psnr_y', 'ssim_y'])]
     sys.stdout.write('\n'.join(out) + '\n')
 
 

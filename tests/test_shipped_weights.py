@@ -19,6 +19,8 @@ def test_checksum(digest, name):
 
 
 WEIGHTS = [n for _, n in SUMS if n.startswith('MANet_s')]
+# the demo's toy average with the shipped stage 3 (measured 23.61 dB PSNR_Y, 35.55 dB LR-PSNR_Y)
+TOY_PSNR_Y_MIN, TOY_LR_PSNR_Y_MIN = 23.3, 35.0
 
 
 @pytest.mark.parametrize('name', WEIGHTS)
@@ -37,3 +39,32 @@ def test_loads_strictly_and_runs(name):
     assert sr.shape == (1, 3, 64, 80) and torch.isfinite(sr).all()
     if field.dim() == 5:
         torch.testing.assert_close(field.sum((-1, -2)), torch.ones(1, 16, 20), atol=1e-5, rtol=0)
+
+
+def test_main_command_stage3_demo(tmp_path):
+    """The README's first command: blind SR of the toy images and a real photo with the shipped stage 3."""
+    import csv
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    name = f'pytest_stage3_demo_{os.getpid()}'
+    env = dict(os.environ, OMP_NUM_THREADS='2', OMP_WAIT_POLICY='PASSIVE')
+    try:
+        res = subprocess.run([sys.executable, str(REPO_ROOT / 'codes/test.py'), '--opt',
+                              str(REPO_ROOT / 'options/test/test_stage3_demo.yml'), '--set', f'name={name}'],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+        assert res.returncode == 0, res.stderr[-3000:]
+        root = REPO_ROOT / 'results' / name
+        toy = {r['image']: r for r in csv.DictReader(open(root / 'toy_dataset' / 'metrics.csv'))}
+        assert Image.open(root / 'toy_dataset' / 'toy1.png').size == (256, 256)
+        assert Image.open(root / 'historical' / 'img001.png').size == (640, 480)
+        for folder, stem in (('toy_dataset', 'toy1'), ('toy_dataset', 'toy2'), ('historical', 'img001')):
+            assert (root / folder / 'kernels' / f'{stem}.png').is_file()
+        assert float(toy['average']['psnr_y']) > TOY_PSNR_Y_MIN
+        assert float(toy['average']['lr_psnr_y']) > TOY_LR_PSNR_Y_MIN
+    finally:
+        shutil.rmtree(REPO_ROOT / 'results' / name, ignore_errors=True)
