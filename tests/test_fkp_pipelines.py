@@ -131,6 +131,10 @@ def test_dipfkp_through_test_py(shared, fkp_test_crop, run_name):
     assert 12 < float(row['psnr_y']) < 20                 # measured 14.5 dB (USRNet, the initial kernel)
     assert float(row['lr_psnr_y']) > 25                   # measured 30.0 dB (HR re-blurred by the estimate)
     assert float(row['psnr_y_dip']) < float(row['psnr_y'])   # 2 DIP iterations are far from an image
+    history = list(csv.DictReader(open(folder / 'dip' / '102061_history.csv')))
+    assert [int(r['iteration']) for r in history] == [1, 2]
+    assert float(history[-1]['psnr_k']) == pytest.approx(float(row['psnr_k']), abs=1e-3)
+    assert float(history[0]['lr_mse']) > 0 and float(history[0]['loss']) > 0
 
 
 @pytest.mark.parametrize('scale', [2, 3])

@@ -3,17 +3,23 @@ latent are fitted so that the HR estimate, blurred by the flow's kernel, reprodu
 then super-resolves the LR with that kernel. Defaults are the authors' (spec fkp.md (c)).
 
 Outputs per image besides the engine's: ``kernels/<img>.mat`` (the kernel, key ``Kernel``) and
-``dip/<img>.png`` (the DIP's own HR estimate). Extra CSV columns: ``psnr_y_dip``/``ssim_y_dip``
+``dip/<img>.png`` (the DIP's own HR estimate), ``dip/<img>_history.csv`` (loss, LR MSE and, with a
+true kernel, kernel PSNR after every iteration: runs are deterministic, so where any early-stopping
+rule would have stopped is read off one full run). Extra CSV columns: ``psnr_y_dip``/``ssim_y_dip``
 (that estimate against the HR) and ``iterations`` (fewer than ``max_iters`` when stopped early).
 """
+import csv
+import io
 import logging
 
 import torch
 
 from ..fkp.dipfkp import DIPFKP
+from ..metrics.kernel_metrics import kernel_psnr
 from ..metrics.psnr_ssim import psnr_y, ssim_y
 from ..options.schema import Key, register_section
 from ..registry import MODELS
+from ..utils.files import atomic_write_text
 from ..utils.image_io import tensor2img, write_image
 from .fkp_per_image import PerImageKernelModel
 
@@ -51,8 +57,13 @@ class DIPFKPModel(PerImageKernelModel):
     def estimate(self, lr):
         s = self.settings
         every = self.opt['logger']['print_freq'] or 0
+        true = self.batch.get('kernel')
+        true = true.squeeze().cpu().numpy() if true is not None else None
+        kernel_psnrs = []
 
         def progress(t, info):
+            if true is not None:
+                kernel_psnrs.append(kernel_psnr(info['kernel'].squeeze().cpu().numpy(), true))
             if every and t % every == 0:
                 logger.info('%s %s: iteration %d, loss %.5f, LR MSE %.3g', self.name, self.batch['path'],
                             t, info['loss'], info['lr_mse'])
@@ -64,7 +75,9 @@ class DIPFKPModel(PerImageKernelModel):
                         early_stop_start=s['early_stop_start'], device=self.device, fast=s['fast'])
         res = runner.run(lr, callback=progress)
         dip = res.sr.float().clamp(0, 1)
-        out = {'dip_sr': dip, 'iterations': res.iterations}
+        history = dict(res.history, psnr_k=kernel_psnrs) if true is not None else dict(res.history)
+        out = {'dip_sr': dip, 'iterations': res.iterations,
+               'history': {k: v for k, v in history.items() if k in ('loss', 'lr_mse', 'psnr_k')}}
         if self.usrnet is None:
             out['sr'] = dip
         return torch.from_numpy(res.kernel), out
@@ -82,3 +95,10 @@ class DIPFKPModel(PerImageKernelModel):
         super().save_extra_outputs(out, folder, stem)
         if self.usrnet is not None and self.settings['save_dip']:
             write_image(folder / 'dip' / f'{stem}.png', tensor2img(out['dip_sr'][0]), channel_order='bgr')
+        history = out['history']
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(['iteration', *history])
+        for i, row in enumerate(zip(*history.values()), 1):
+            writer.writerow([i, *(f'{v:.6g}' for v in row)])
+        atomic_write_text(buf.getvalue(), folder / 'dip' / f'{stem}_history.csv')
