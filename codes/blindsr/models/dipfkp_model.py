@@ -75,9 +75,10 @@ class DIPFKPModel(PerImageKernelModel):
                         early_stop_start=s['early_stop_start'], device=self.device, fast=s['fast'])
         res = runner.run(lr, callback=progress)
         dip = res.sr.float().clamp(0, 1)
-        history = dict(res.history, psnr_k=kernel_psnrs) if true is not None else dict(res.history)
-        out = {'dip_sr': dip, 'iterations': res.iterations,
-               'history': {k: v for k, v in history.items() if k in ('loss', 'lr_mse', 'psnr_k')}}
+        history = {'loss': res.history['loss'], 'lr_mse': res.history['lr_mse']}
+        if true is not None:
+            history['psnr_k'] = kernel_psnrs
+        out = {'dip_sr': dip, 'iterations': res.iterations, 'history': history}
         if self.usrnet is None:
             out['sr'] = dip
         return torch.from_numpy(res.kernel), out
