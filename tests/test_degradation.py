@@ -330,6 +330,32 @@ def test_sv_pipeline_field_and_sigma_at_lr_resolution():
                                atol=1e-6)
 
 
+def test_train_sv_rate_mixes_random_fields_into_training_batches():
+    hr = _hr(b=2, h=48, w=48)
+    fields = Degradation(scale=4, random=True, train_sv_rate=1.0, block_size=16)(hr, generator=gen(0))
+    assert fields.kernel is None and fields.kernel_field.shape == (2, 12, 12, 21, 21)
+    np.testing.assert_allclose(fields.kernel_field.sum((-1, -2)).numpy(), 1.0, atol=1e-5)
+    # one random kernel per 16x16 HR block (4x4 LR pixels), different from block to block
+    assert torch.equal(fields.kernel_field[:, 0, 0], fields.kernel_field[:, 3, 3])
+    assert not torch.allclose(fields.kernel_field[:, 0, 0], fields.kernel_field[:, 0, 4])
+    assert (fields.sigma[..., :2] >= 0.7 - 1e-6).all() and (fields.sigma[..., :2] <= 10 + 1e-6).all()
+    np.testing.assert_allclose(fields.lr_clean.numpy(),
+                               N.quantize(B.blur_sv_subsample(hr, fields.kernel_field, 4)).numpy(), atol=1e-6)
+    # rate 0 keeps the authors' stream: no coin is drawn
+    plain = Degradation(scale=4, random=True)(hr, generator=gen(0))
+    zero = Degradation(scale=4, random=True, train_sv_rate=0.0)(hr, generator=gen(0))
+    assert torch.equal(plain.kernel, zero.kernel) and torch.equal(plain.lr, zero.lr)
+    # about half the batches at 0.5; the test degradation ignores the rate
+    half = Degradation(scale=4, random=True, train_sv_rate=0.5, block_size=16)
+    g = gen(1)
+    n_fields = sum(half(hr[:1, :, :16, :16], generator=g).kernel_field is not None for _ in range(200))
+    assert 70 < n_fields < 130
+    assert Degradation(scale=4, train_sv_rate=1.0)(hr).kernel is not None
+    with pytest.raises(ValueError, match='train_sv_rate'):
+        Degradation(scale=4, random=True, train_sv_rate=1.5)
+    assert Degradation.from_options({'scale': 4, 'train_sv_rate': 0.25}, train=True).train_sv_rate == 0.25
+
+
 def test_from_options_defaults_and_modes():
     opt = {'scale': 3, 'sig_min': None, 'sv_mode': 2, 'test_noise': True, 'noise': None, 'jpeg_low': 50}
     train = Degradation.from_options(opt, train=True)

@@ -217,11 +217,14 @@ def test_bad_input_one_line_error(tmp_path, run_name, case, message):
 
 
 def test_lr_consistency_loss_tensorboard_and_checkpoint_pruning(tmp_path, run_name):
+    # with spatially variant training fields: both losses take a true kernel field
     res = run([TRAIN, '--opt', str(write_opt(tmp_path, run_name, niter=4, save_freq=1)),
                '--set', 'train.pixel_criterion_lr=l1', '--set', 'train.pixel_weight_lr=1.0',
+               '--set', 'train_sv_rate=1.0',
                '--set', 'use_tb_logger=true', '--set', 'logger.keep_checkpoints=2'])
     l_lr = losses(res.stderr, 'l_pix_lr')
     assert len(l_lr) == 4 and all(0 < v < 1 for v in l_lr)
+    assert len(losses(res.stderr, 'l_ker')) == 4
     root = REPO_ROOT / 'results' / run_name
     assert sorted(p.name for p in (root / 'training_state').iterdir()) == ['3.state', '4.state']
     assert sorted(p.name for p in (root / 'models').glob('[0-9]*')) == ['3_G.pth', '3_G.yml', '4_G.pth', '4_G.yml']

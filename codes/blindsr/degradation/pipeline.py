@@ -20,6 +20,7 @@ import torch
 from . import kernels as K
 from .blur import blur_subsample, blur_sv_subsample
 from .jpeg import jpeg_compress, random_jpeg_quality
+from ._random import rand
 from .noise import add_gaussian_noise, quantize, random_noise_levels
 from .sv_fields import SV_MODES, sv_kernel_field
 
@@ -33,7 +34,7 @@ OPTION_DEFAULTS = {
     'sig_min': None, 'sig_max': None,
     'sig': 1.6, 'sig1': 6.0, 'sig2': 1.0, 'theta': 0.0,
     'rate_iso': 0.0,
-    'sv_mode': 0,
+    'sv_mode': 0, 'train_sv_rate': 0.0,
     'train_noise': False, 'noise_high': 15.0,
     'train_jpeg': False, 'jpeg_low': 70,
     'test_noise': False, 'noise': 15.0,
@@ -82,6 +83,10 @@ class Degradation:
         sv_mode (int): 0 spatially invariant, 1..6 spatially variant field (then sig1/sig2/theta
             are unused; see ``sv_fields``).
         block_size (int | None): HR block size of the SV fields (None = 40, the authors' hard-coded value).
+        train_sv_rate (float): ours, training only: probability that a batch is blurred with a random
+            field (``sv_mode`` 5: one random kernel per block) instead of one kernel per image. The
+            authors train on spatially invariant kernels only (0); fields teach the estimator to
+            follow kernels that change within the patch.
         train_noise, noise_high: training noise flag and maximum level (0..255 units).
         test_noise, noise: test noise flag and level (0..255 units).
         train_jpeg, jpeg_low: training JPEG flag and lowest quality (quality ~ U{jpeg_low..100}).
@@ -100,6 +105,7 @@ class Degradation:
     theta: float = 0.0
     sv_mode: int = 0
     block_size: int = 40
+    train_sv_rate: float = 0.0
     train_noise: bool = False
     noise_high: float = 15.0
     test_noise: bool = False
@@ -121,6 +127,8 @@ class Degradation:
             self.block_size = 40
         if self.block_size < 1:
             raise ValueError(f'block_size must be >= 1, got {self.block_size!r}')
+        if not 0 <= self.train_sv_rate <= 1:
+            raise ValueError(f'train_sv_rate must be in [0, 1], got {self.train_sv_rate!r}')
         if self.sig_min is None:
             self.sig_min = 0.175 * self.scale
         if self.sig_max is None:
@@ -168,9 +176,10 @@ class Degradation:
         return K.fixed_kernels(batch, self.scale, self.kernel_size, self.sig, self.sig1, self.sig2, self.theta,
                                self.rate_iso, generator, device, dtype, numpy_rng)
 
-    def kernel_field(self, batch, hr_size, generator=None, device='cpu', dtype=torch.float32, numpy_rng=None):
+    def kernel_field(self, batch, hr_size, generator=None, device='cpu', dtype=torch.float32, numpy_rng=None,
+                     sv_mode=None):
         """Spatially variant field at LR resolution and parameters: ((B, h, w, l, l), (B, h, w, 3))."""
-        return sv_kernel_field(self.sv_mode, hr_size, self.scale, self.kernel_size, self.block_size, batch,
+        return sv_kernel_field(sv_mode or self.sv_mode, hr_size, self.scale, self.kernel_size, self.block_size, batch,
                                self.sig, self.rate_iso, generator, device, dtype, numpy_rng)
 
     def __call__(self, hr, generator=None, numpy_rng=None):
@@ -185,12 +194,16 @@ class Degradation:
             raise ValueError(f'hr must be a float (B, C, H, W) tensor, got {hr.dtype} {tuple(hr.shape)}')
         B, _, H, W = hr.shape
         out = {}
-        if self.sv_mode == 0:
+        sv_mode = self.sv_mode
+        # the coin is drawn only when fields are asked for, so the authors' random stream is kept otherwise
+        if self.random and self.train_sv_rate > 0 and rand((1,), generator, hr.device).item() < self.train_sv_rate:
+            sv_mode = 5
+        if sv_mode == 0:
             kernel, sigma = self.kernels(B, generator, hr.device, hr.dtype, numpy_rng)
             lr = blur_subsample(hr, kernel, self.scale)
             out['kernel'] = kernel
         else:
-            field, sigma = self.kernel_field(B, (H, W), generator, hr.device, hr.dtype, numpy_rng)
+            field, sigma = self.kernel_field(B, (H, W), generator, hr.device, hr.dtype, numpy_rng, sv_mode)
             lr = blur_sv_subsample(hr, field, self.scale)
             out['kernel_field'] = field
 

@@ -45,6 +45,8 @@ TOP_LEVEL = {
     'use_tb_logger': _k(bool, False),
     # ours
     'sv_block_size': _k(int, 40, help='HR block size of spatially variant kernel fields'),
+    'train_sv_rate': _k(float, 0.0, help='training: probability that a batch is blurred with a random spatially '
+                        'variant field (sv_mode 5) instead of one kernel per image; 0 = the authors'),
     'manual_seed': _k(int, 0, help='seed of the fixed test/validation degradations'),
     'tile': _k(int, help='test: LR tile size for large inputs (null: whole image)'),
     'tile_overlap': _k(int, 32, help='test: LR overlap between tiles'),
