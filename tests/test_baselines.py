@@ -30,3 +30,19 @@ def test_stage2_with_mean_kernel_loads_stage2_weights():
 def test_bicubic():
     sr, field = ARCHS.get('Bicubic')(scale=3)(torch.rand(1, 3, 5, 6))
     assert sr.shape == (1, 3, 15, 18) and field is None and 0 <= sr.min() and sr.max() <= 1
+
+
+def test_mean_kernel_of_a_training_mix_with_random_fields():
+    from blindsr.archs.baselines_arch import mean_training_kernel
+    from blindsr.degradation.sv_fields import sv_block_kernels
+    si, fields = mean_training_kernel(4).double(), mean_training_kernel(4, train_sv_rate=1.0).double()
+    torch.testing.assert_close(mean_training_kernel(4, train_sv_rate=0.5).double(), (si + fields) / 2,
+                               atol=1e-7, rtol=0)
+    assert abs(fields.sum().item() - 1) < 1e-6
+    # the fields' variances are not ordered, so their mean kernel is wider than the authors' one
+    assert fields.max() < 0.8 * si.max()
+    # and it is the mean of the kernels the training fields are made of (sv_mode 5)
+    blocks, _ = sv_block_kernels(5, (40 * 50, 40 * 100), 4, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(blocks.reshape(-1, 21, 21).double().mean(0), fields, atol=3e-4, rtol=0)
+    net = ARCHS.get('MeanKernel')(scale=4, train_sv_rate=1.0)
+    torch.testing.assert_close(net(torch.rand(1, 3, 2, 2))[1][0, 1, 1].double(), fields, atol=1e-7, rtol=0)

@@ -6,8 +6,9 @@ from ..registry import ARCHS
 
 logger = logging.getLogger(__name__)
 
-# Top-level option keys that the authors' define_G hands to the networks.
-_FROM_TOP_LEVEL = ('scale', 'kernel_size', 'code_length', 'pca_path')
+# Top-level option keys that the authors' define_G hands to the networks (and our train_sv_rate,
+# which the mean-kernel baseline needs to know its training distribution).
+_FROM_TOP_LEVEL = ('scale', 'kernel_size', 'code_length', 'pca_path', 'train_sv_rate')
 
 
 def network_kwargs(opt):
