@@ -353,6 +353,8 @@ def test_train_sv_rate_mixes_random_fields_into_training_batches():
     assert Degradation(scale=4, train_sv_rate=1.0)(hr).kernel is not None
     with pytest.raises(ValueError, match='train_sv_rate'):
         Degradation(scale=4, random=True, train_sv_rate=1.5)
+    with pytest.raises(ValueError, match='rate_iso'):
+        Degradation(scale=4, random=True, train_sv_rate=0.5, rate_iso=1.0)
     assert Degradation.from_options({'scale': 4, 'train_sv_rate': 0.25}, train=True).train_sv_rate == 0.25
 
 

@@ -83,6 +83,8 @@ def test_authors_codes_relative_paths_still_work(tmp_path):
      "unknown key 'datasets.train.mod' (did you mean 'mode'?)"),
     (('which_model_G: MANet_s1', 'which_model_G: MANet_s9'), "unknown architecture 'MANet_s9'"),
     (('manet_nf: 8', 'manet_nff: 8'), "unknown key 'network_G.manet_nff' (did you mean 'manet_nf'?)"),
+    (('model: blind', 'model: blind\ntrain_sv_rate: 2'), "'train_sv_rate' = 2.0 must be in [0, 1]"),
+    (('model: blind', 'model: blind\ntrain_sv_rate: 0.5\nrate_iso: 1'), "'train_sv_rate' = 0.5 needs 'rate_iso' = 0"),
 ])
 def test_errors_name_file_and_key(tmp_path, change, expected):
     text = MINIMAL.replace(*change)

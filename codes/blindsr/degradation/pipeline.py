@@ -84,9 +84,10 @@ class Degradation:
             are unused; see ``sv_fields``).
         block_size (int | None): HR block size of the SV fields (None = 40, the authors' hard-coded value).
         train_sv_rate (float): ours, training only: probability that a batch is blurred with a random
-            field (``sv_mode`` 5: one random kernel per block) instead of one kernel per image. The
-            authors train on spatially invariant kernels only (0); fields teach the estimator to
-            follow kernels that change within the patch.
+            field (``sv_mode`` 5: one random anisotropic kernel per block, variances in 0.175 s..2.5 s
+            whatever ``sig_min``/``sig_max`` say) instead of one kernel per image. The authors train
+            on spatially invariant kernels only (0); fields teach the estimator to follow kernels
+            that change within the patch. Needs ``rate_iso`` 0.
         train_noise, noise_high: training noise flag and maximum level (0..255 units).
         test_noise, noise: test noise flag and level (0..255 units).
         train_jpeg, jpeg_low: training JPEG flag and lowest quality (quality ~ U{jpeg_low..100}).
@@ -129,6 +130,9 @@ class Degradation:
             raise ValueError(f'block_size must be >= 1, got {self.block_size!r}')
         if not 0 <= self.train_sv_rate <= 1:
             raise ValueError(f'train_sv_rate must be in [0, 1], got {self.train_sv_rate!r}')
+        if self.random and self.train_sv_rate and self.rate_iso:
+            raise ValueError(f'train_sv_rate {self.train_sv_rate} needs rate_iso 0 (got {self.rate_iso}): '
+                             'the random training fields are anisotropic')
         if self.sig_min is None:
             self.sig_min = 0.175 * self.scale
         if self.sig_max is None:

@@ -157,6 +157,11 @@ def validate(raw, is_train, optional=()):
         raise _unknown(k, list(TOP_LEVEL) + list(sections) + ['datasets'], k)
     top_raw = {k: v for k, v in raw.items() if k in TOP_LEVEL}
     opt = _validate_section(top_raw, TOP_LEVEL, '', optional=optional)
+    if not 0 <= opt['train_sv_rate'] <= 1:
+        raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} must be in [0, 1]")
+    if is_train and opt['train_sv_rate'] and opt['rate_iso']:
+        raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} needs 'rate_iso' = 0 (got {opt['rate_iso']}): "
+                           'the random training fields are anisotropic')
 
     datasets = raw.get('datasets') or {}
     if not isinstance(datasets, dict) or not datasets:
