@@ -79,8 +79,11 @@ def test_three_iterations_match_authors_statistically(shared, test_image_x2):
     g = np.load(shared('golden/fkp/kernelgan_fkp_short.npz'))
     prior = load_kernel_prior(shared('pretrained_models/official/FKP_x2.pt'), scale=2)
     lr = read_rgb(lr_path)
-    res = KernelGANFKP(prior, iterations=3).run(lr)
+    calls = []
+    res = KernelGANFKP(prior, iterations=3).run(lr, callback=lambda t, losses: calls.append((t, losses)))
     assert res.kernel.shape == (11, 11) and len(res.history['g']) == 3
+    assert [t for t, _ in calls] == [1, 2, 3]
+    assert [losses['g'] for _, losses in calls] == res.history['g']
     assert np.abs(res.latent.numpy() - g['z_after_3_iters']).max() < 9e-3 + 1e-5
     assert np.linalg.norm(res.latent.numpy()) == pytest.approx(10.0, abs=1e-4)
     gt = g['gt_kernel_x2']

@@ -101,8 +101,12 @@ class KernelGANFKP:
         critic = KernelGANFKPDiscriminator(3, self.d_channels, self.d_layers)
         return gen.to(self.device), critic.to(self.device), d_crop
 
-    def run(self, lr_image):
-        """Estimate the kernel of ``lr_image`` ((H, W, 3) uint8/float array or (1, 3, H, W) tensor)."""
+    def run(self, lr_image, callback=None):
+        """Estimate the kernel of ``lr_image`` ((H, W, 3) uint8/float array or (1, 3, H, W) tensor).
+
+        ``callback(iteration, losses)`` (optional) is called after every iteration (1-based) with
+        that iteration's losses ``{'d_real', 'd_fake', 'gp', 'g'}``.
+        """
         image = prepare_kernelgan_input(lr_image, self.shave, 2)
         dev = self.device
         with torch.random.fork_rng(devices=[]):         # leave the caller's global RNG untouched
@@ -117,7 +121,7 @@ class KernelGANFKP:
                 from tqdm import tqdm
                 iterator = tqdm(iterator, desc='KernelGAN-FKP', ncols=80)
             kernel = None
-            for _ in iterator:
+            for t in iterator:
                 g_np, d_np = sampler.sample(self.batch_size)
                 g_in, real = torch.from_numpy(g_np).to(dev), torch.from_numpy(d_np).to(dev)
                 # the latent does not change during the critic steps: one generator pass serves
@@ -142,6 +146,8 @@ class KernelGANFKP:
                 history['d_fake'].append(d_fake.item())
                 history['gp'].append(gp.item())
                 history['g'].append(g_loss.item())
+                if callback is not None:
+                    callback(t + 1, {key: values[-1] for key, values in history.items()})
         logger.info('KernelGAN-FKP: %d iterations, last losses D real %.4f fake %.4f GP %.4f G %.4f', self.iterations,
                     history['d_real'][-1], history['d_fake'][-1], history['gp'][-1], history['g'][-1])
         k2 = kernel.detach().cpu().float().numpy()     # from the last critic update, as the authors

@@ -11,6 +11,7 @@ rule would have stopped is read off one full run). Extra CSV columns: ``psnr_y_d
 import csv
 import io
 import logging
+import sys
 
 import torch
 
@@ -72,7 +73,8 @@ class DIPFKPModel(PerImageKernelModel):
                         freeze_latent_iters=s['freeze_latent_iters'], ssim_iters=s['ssim_iters'],
                         dip_seed=s['dip_seed'], latent_seed=s['latent_seed'],
                         early_stop_patience=s['early_stop_patience'], early_stop_min_delta=s['early_stop_min_delta'],
-                        early_stop_start=s['early_stop_start'], device=self.device, fast=s['fast'])
+                        early_stop_start=s['early_stop_start'], device=self.device, fast=s['fast'],
+                        progress=sys.stderr.isatty())
         res = runner.run(lr, callback=progress)
         dip = res.sr.float().clamp(0, 1)
         history = {'loss': res.history['loss'], 'lr_mse': res.history['lr_mse']}

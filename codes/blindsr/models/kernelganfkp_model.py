@@ -5,6 +5,7 @@ authors do; defaults are theirs (spec fkp.md (d)). Writes ``kernels/<img>.mat`` 
 the scale: 11x11 at x2, 21x21 at x4).
 """
 import logging
+import sys
 
 import torch
 
@@ -59,6 +60,13 @@ class KernelGANFKPModel(PerImageKernelModel):
         runner = KernelGANFKP(self.prior, scale=self.scale, iterations=s['iterations'], g_lr=s['g_lr'], d_lr=s['d_lr'],
                               beta1=s['beta1'], batch_size=s['batch_size'], g_crop=s['g_crop'], d_steps=s['d_steps'],
                               g_steps=s['g_steps'], gp_weight=s['gp_weight'], seed=s['seed'], shave=s['shave'],
-                              device=self.device)
-        res = runner.run(lr)
+                              device=self.device, progress=sys.stderr.isatty())
+        every = self.opt['logger']['print_freq'] or 0
+
+        def log_losses(t, losses):
+            if every and t % every == 0:
+                logger.info('%s %s: iteration %d, D real %.4f fake %.4f GP %.4f, G %.4f', self.name, self.batch['path'],
+                            t, losses['d_real'], losses['d_fake'], losses['gp'], losses['g'])
+
+        res = runner.run(lr, callback=log_losses)
         return torch.from_numpy(res.kernel.astype('float32')), {}
