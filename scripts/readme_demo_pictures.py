@@ -28,8 +28,8 @@ def main():
 
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
+    from blindsr.archs.baselines_arch import Bicubic
     from blindsr.explorer.field_file import load_kernel_field
     from blindsr.explorer.grid_picture import save_kernel_grid
     from blindsr.utils.image_io import read_image, write_image
@@ -41,10 +41,9 @@ def main():
     sr = read_image(run / f'{args.image}.png')
     lr = read_image(Path(args.lr) / f'{args.image}.png')
     scale = sr.shape[0] // lr.shape[0]
-    # the same bicubic as the Bicubic baseline of the BSD68 table
+    # the Bicubic baseline of the BSD68 table
     lr_t = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float()
-    bic = F.interpolate(lr_t, scale_factor=scale, mode='bicubic', align_corners=False).clamp(0, 1)
-    bic = bic[0].permute(1, 2, 0).numpy()
+    bic = Bicubic(scale)(lr_t)[0][0].permute(1, 2, 0).numpy()
     gap = np.ones((sr.shape[0], 8, sr.shape[2]), dtype=np.float32)
     write_image(out / 'demo_historical_sr.png', np.concatenate([bic, gap, sr], axis=1))
     save_kernel_grid(load_kernel_field(run / 'npz' / f'{args.image}.npz'), out / 'demo_historical_kernels.png',
