@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from blindsr.archs.kernel_field import pca_encode
+from blindsr.degradation.pca import code_statistics
 from blindsr.archs.manet_arch import MANet
 from blindsr.archs.rrdb_sft_arch import SFTSRBody
 from blindsr.registry import ARCHS
@@ -62,6 +63,12 @@ def _code_map(kernel, pca, size):
         return code.permute(0, 3, 1, 2)
     raise ValueError(f'kernel must be (B, l, l) or a (B, h, w, l, l) field with (h, w) = {tuple(size)}, '
                      f'got {tuple(kernel.shape)}')
+
+
+def _fill_code_statistics(net, kernel_size):
+    """With ``code_norm``, set the code mean/std from the PCA matrix (a checkpoint may overwrite them)."""
+    if net.code_norm and bool(net.pca_matrix.abs().sum()):
+        net.code_mean, net.code_std = code_statistics(net.pca_matrix, net.scale, kernel_size)
 
 
 @ARCHS.register()
@@ -117,17 +124,22 @@ class MANet_s2(SFTSRBody):
             With neither, the ``pca_matrix`` buffer is zeros until a checkpoint fills it.
         code_length (int): PCA code length. Default: 15.
         kernel_size (int): kernel side l. Default: 21.
+        code_norm (bool): standardise the code map with the code mean/std of the authors' random
+            training kernels (ours; buffers ``code_mean``/``code_std``). Default: False, the
+            authors' network.
         manet_nf, manet_nb, split, upscale: accepted for option-file compatibility, unused.
     """
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, pca_path=None, code_length=15,
-                 kernel_size=21, pca_matrix=None, manet_nf=None, manet_nb=None, split=None, upscale=None):
+                 kernel_size=21, pca_matrix=None, code_norm=False, manet_nf=None, manet_nb=None, split=None,
+                 upscale=None):
         super().__init__()
         self.kernel_size = _or(kernel_size, 21)
         code_length = _or(code_length, 15)
         self.register_buffer('pca_matrix', load_pca_matrix(pca_path, pca_matrix, self.kernel_size, code_length))
         self.build_sr_body(_or(in_nc, 3), _or(out_nc, 3), _or(nf, 64), _or(nb, 10), _or(gc, 32),
-                           _or(scale, 4), code_length)
+                           _or(scale, 4), code_length, bool(code_norm))
+        _fill_code_statistics(self, self.kernel_size)
 
     def forward(self, lr, kernel):
         """Super-resolve with a known blur.
@@ -154,7 +166,8 @@ class MANet_s3(SFTSRBody):
     """
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, pca_path=None, code_length=15,
-                 kernel_size=21, manet_nf=128, manet_nb=1, split=2, pca_matrix=None, upscale=None):
+                 kernel_size=21, manet_nf=128, manet_nb=1, split=2, pca_matrix=None, code_norm=False,
+                 upscale=None):
         super().__init__()
         self.kernel_size = _or(kernel_size, 21)
         code_length = _or(code_length, 15)
@@ -164,7 +177,8 @@ class MANet_s3(SFTSRBody):
                                        nc=(manet_nf, 2 * manet_nf), nb=_or(manet_nb, 1), split=_or(split, 2))
         self.register_buffer('pca_matrix', load_pca_matrix(pca_path, pca_matrix, self.kernel_size, code_length))
         self.build_sr_body(_or(in_nc, 3), _or(out_nc, 3), _or(nf, 64), _or(nb, 10), _or(gc, 32),
-                           _or(scale, 4), code_length)
+                           _or(scale, 4), code_length, bool(code_norm))
+        _fill_code_statistics(self, self.kernel_size)
 
     @property
     def receptive_radius(self):

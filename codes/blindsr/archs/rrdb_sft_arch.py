@@ -89,11 +89,16 @@ class SFTSRBody(nn.Module):
     initialisations agree).
     """
 
-    def build_sr_body(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, code_length=15):
+    def build_sr_body(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, code_length=15, code_norm=False):
         if int(scale) != scale or scale < 1:
             raise ValueError(f'scale must be a positive integer, got {scale}')
         self.scale = int(scale)
         self.code_length = code_length
+        self.code_norm = bool(code_norm)
+        if self.code_norm:
+            # standardisation of the code map (ours); absent from the authors' state dicts
+            self.register_buffer('code_mean', torch.zeros(code_length))
+            self.register_buffer('code_std', torch.ones(code_length))
         self.conv_first = nn.Conv2d(in_nc, nf, 3, 1, 1, bias=True)
         self.RRDB_trunk = nn.ModuleList([RRDBSFTBlock(nf, gc, code_length) for _ in range(nb)])
         self.trunk_conv = nn.Conv2d(nf, nf, 3, 1, 1, bias=True)
@@ -114,6 +119,8 @@ class SFTSRBody(nn.Module):
         if code_map.shape[-2:] != lr.shape[-2:] or code_map.shape[1] != self.code_length:
             raise ValueError(f'code map {tuple(code_map.shape)} does not fit LR {tuple(lr.shape)} '
                              f'with code_length {self.code_length}')
+        if self.code_norm:
+            code_map = (code_map - self.code_mean[:, None, None]) / self.code_std[:, None, None]
         lr_fea = self.conv_first(lr)
         fea = lr_fea
         for block in self.RRDB_trunk:

@@ -94,3 +94,17 @@ def pca_decode(codes, matrix):
     matrix = matrix.to(device=codes.device, dtype=codes.dtype)
     side = round(matrix.shape[0] ** 0.5)
     return (codes @ matrix.T).unflatten(-1, (side, side))
+
+
+def code_statistics(matrix, scale, kernel_size=21, num_kernels=20000, seed=0):
+    """Mean and std (k,) of the codes of the authors' random training kernels at ``scale``.
+
+    Raw codes are tiny and nearly alike across kernels (norm 0.03-0.4 beside features of
+    order 1), so a conditioning branch barely sees them; these statistics let a network
+    standardise its code map. The draw is seeded, so the statistics are reproducible.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    ker, _ = K.random_kernels(num_kernels, scale, kernel_size, 0.175 * scale, 2.5 * scale, 0.0, gen,
+                              'cpu', torch.float64)
+    codes = pca_encode(ker, matrix.reshape(kernel_size ** 2, -1).to(torch.float64))
+    return codes.mean(0).float(), codes.std(0).float()
