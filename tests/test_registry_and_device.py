@@ -74,3 +74,26 @@ def test_no_hard_coded_cuda_in_library_code():
             if re.search(r"\.cuda\(\)|device\(['\"]cuda['\"]\)|['\"]cuda:\d['\"]", line):
                 bad.append(f'{p}:{i}: {line.strip()}')
     assert not bad, bad
+
+
+def test_method_package_registers_and_a_broken_module_spares_the_others(tmp_path, monkeypatch, caplog):
+    root = tmp_path / 'myroot'
+    for sub in ('archs', 'mymethod'):
+        (root / sub).mkdir(parents=True)
+        (root / sub / '__init__.py').write_text('')
+    (root / '__init__.py').write_text('')
+    (root / 'archs' / 'good_arch.py').write_text(
+        'from conftest_registry2 import REG\n\n@REG.register()\nclass Good:\n    pass\n')
+    (root / 'mymethod' / 'mine_arch.py').write_text(
+        'from conftest_registry2 import REG\n\n@REG.register()\nclass Mine:\n    pass\n')
+    (root / 'mymethod' / 'broken_arch.py').write_text('raise ImportError("a missing dependency")\n')
+    reg = Registry('architecture', 'myroot', '_arch')
+    import sys
+    import types
+    sys.modules['conftest_registry2'] = types.SimpleNamespace(REG=reg)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level(logging.WARNING):
+        assert reg.names() == ['Good', 'Mine']
+    assert 'myroot.mymethod.broken_arch' in caplog.text and 'a missing dependency' in caplog.text
+    with pytest.raises(KeyError, match=r"myroot\.mymethod\.broken_arch failed to import: ImportError: a missing"):
+        reg.get('Broken')

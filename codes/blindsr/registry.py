@@ -1,22 +1,29 @@
 """Name -> class registries for datasets, architectures, models and losses.
 
 Adding a component is one new file whose name ends in the registry's suffix
-(``*_arch.py``, ``*_dataset.py``, ``*_model.py``, ``*_loss.py``) plus one decorator.
-Modules are imported lazily, on the first lookup, so one broken optional module
-cannot break ``import blindsr``.
+(``*_arch.py``, ``*_dataset.py``, ``*_model.py``, ``*_loss.py``) plus one decorator. The file
+may sit in a role folder (``blindsr/archs/``) or in a method's own package
+(``blindsr/kulnet/``): every package directly under the scanned root is searched.
+Modules are imported lazily, on the first lookup, and one at a time: a module that fails
+to import is reported (a warning, and in the message of a lookup that misses) instead of
+breaking the other methods.
 """
 import difflib
 import importlib
-import pkgutil
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 class Registry:
     def __init__(self, kind, package, suffix):
         self.kind = kind            # e.g. 'architecture', used in error messages
-        self.package = package      # e.g. 'blindsr.archs'
+        self.package = package      # e.g. 'blindsr': its modules and its sub-packages' are scanned
         self.suffix = suffix        # e.g. '_arch'
         self._items = {}
         self._scanned = False
+        self.failed = {}            # module name -> one-line reason it could not be imported
 
     def register(self, name=None):
         """Decorator: ``@ARCHS.register()`` or ``@ARCHS.register('OtherName')``."""
@@ -29,14 +36,25 @@ class Registry:
             return obj
         return deco
 
+    def _module_names(self):
+        root = Path(importlib.import_module(self.package).__path__[0])
+        for path in sorted(root.glob(f'*{self.suffix}.py')):
+            yield f'{self.package}.{path.stem}'
+        for sub in sorted(p for p in root.iterdir() if (p / '__init__.py').is_file()):
+            for path in sorted(sub.glob(f'*{self.suffix}.py')):
+                yield f'{self.package}.{sub.name}.{path.stem}'
+
     def _scan(self):
         if self._scanned:
             return
         self._scanned = True
-        pkg = importlib.import_module(self.package)
-        for mod in pkgutil.iter_modules(pkg.__path__):
-            if mod.name.endswith(self.suffix):
-                importlib.import_module(f'{self.package}.{mod.name}')
+        for name in self._module_names():
+            try:
+                importlib.import_module(name)
+            except Exception as e:  # noqa: BLE001 - any failure of one module must not stop the others
+                self.failed[name] = f'{type(e).__name__}: {e}'.splitlines()[0]
+                logger.warning('%s: cannot import %s (%s); its %ss are unavailable',
+                               self.kind, name, self.failed[name], self.kind)
 
     def names(self):
         self._scan()
@@ -51,11 +69,12 @@ class Registry:
         if name not in self._items:
             close = difflib.get_close_matches(str(name), self._items, n=1)
             hint = f' Did you mean {close[0]!r}?' if close else ''
-            raise KeyError(f'unknown {self.kind} {name!r}.{hint} Available: {", ".join(self.names())}')
+            broken = ''.join(f' ({m} failed to import: {why})' for m, why in self.failed.items())
+            raise KeyError(f'unknown {self.kind} {name!r}.{hint} Available: {", ".join(self.names())}{broken}')
         return self._items[name]
 
 
-ARCHS = Registry('architecture', 'blindsr.archs', '_arch')
-DATASETS = Registry('dataset mode', 'blindsr.data', '_dataset')
-MODELS = Registry('model', 'blindsr.models', '_model')
-LOSSES = Registry('loss', 'blindsr.losses', '_loss')
+ARCHS = Registry('architecture', 'blindsr', '_arch')
+DATASETS = Registry('dataset mode', 'blindsr', '_dataset')
+MODELS = Registry('model', 'blindsr', '_model')
+LOSSES = Registry('loss', 'blindsr', '_loss')
