@@ -51,14 +51,15 @@ def main(argv=None):
 
     def job():
         from blindsr.inference.checkpoint_options import checkpoint_options
-        from blindsr.inference.runner import Inference, input_images, pick_device, super_resolve
+        from blindsr.inference.runner import Inference, input_images, super_resolve
+        from blindsr.utils.device import device_from_name
         from blindsr.utils.logger import setup_logging
         setup_logging()
         if args.tile < 0 or args.tile_overlap < 0:
             raise ValueError('--tile and --tile_overlap must be >= 0')
         paths = input_images(args.input)
         opt = checkpoint_options(args.model, args.opt, args.scale, args.set)
-        inference = Inference(opt, pick_device(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap)
+        inference = Inference(opt, device_from_name(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap)
         summary = super_resolve(inference, paths, args.output, save_kernel=args.save_kernel, overwrite=args.overwrite)
         return 1 if summary.failed else 0
     return run_cli(job)

@@ -41,7 +41,6 @@ def main(argv=None):
     args = parse_args(argv)
 
     def job():
-        import torch
         from blindsr.archs.baselines_arch import mean_training_kernel
         from blindsr.archs.build import build_network
         from blindsr.inference.checkpoint_options import checkpoint_options

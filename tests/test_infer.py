@@ -9,7 +9,8 @@ import torch
 import yaml
 from blindsr.archs.build import build_network
 from blindsr.inference.checkpoint_options import checkpoint_options
-from blindsr.inference.runner import Inference, pick_device, super_resolve
+from blindsr.inference.runner import Inference, super_resolve
+from blindsr.utils.device import device_from_name
 from blindsr.models.base_model import network_record
 from blindsr.options import OptionsError
 from blindsr.utils.image_io import read_image
@@ -75,7 +76,7 @@ def test_folder_with_one_bad_file(photos, tmp_path, one_thread):
         assert np.array_equal(z['sr_img'], rgb)                     # the npz holds the written SR (BGR)
     # the same as the model run in-process with the same tiles
     opt = checkpoint_options(ckpt)
-    sr, o = Inference(opt, pick_device('cpu'), tile=16, tile_overlap=8).run(photos / 'a_rgb.png')
+    sr, o = Inference(opt, device_from_name('cpu'), tile=16, tile_overlap=8).run(photos / 'a_rgb.png')
     assert np.array_equal((np.clip(sr, 0, 1) * 255).round().astype(np.uint8)[:, :, ::-1], rgb)
     # the explorer opens the field
     from blindsr.explorer.field_file import load_kernel_field
@@ -85,7 +86,7 @@ def test_folder_with_one_bad_file(photos, tmp_path, one_thread):
 
 def test_existing_outputs_are_kept(photos, tmp_path, one_thread):
     ckpt = _checkpoint(tmp_path / 'models', S3)
-    inference = Inference(checkpoint_options(ckpt), pick_device('cpu'))
+    inference = Inference(checkpoint_options(ckpt), device_from_name('cpu'))
     good = [photos / 'a_rgb.png', photos / 'b_gray.png']
     out = tmp_path / 'out'
     s = super_resolve(inference, good, out)
@@ -112,7 +113,7 @@ def test_options_from_the_record_or_an_option_file(tmp_path):
                                                                 'dataroot_LQ': 'datasets/historical/LR'}}}))
     opt = checkpoint_options(bare, opt_path=opt_file)
     assert opt['network_G']['nf'] == 8 and opt['path']['pretrain_model_G'] == str(bare)
-    Inference(opt, pick_device('cpu'))                       # strict load: the record matches the weights
+    Inference(opt, device_from_name('cpu'))                       # strict load: the record matches the weights
 
 
 def test_errors_are_one_line(photos, tmp_path, capsys, one_thread):

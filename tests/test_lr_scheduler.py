@@ -192,15 +192,16 @@ def test_builder_defaults_and_null_scheme():
     # lr_scheme null: constant lr (authors build no scheduler), warm-up honoured
     sched = build_scheduler(make_opt(1e-3), {'lr_scheme': None, 'warmup_iter': 4})
     np.testing.assert_allclose(run(sched, 6), [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
-    # nulls in a MultiStepLR block = authors' defaults (gamma 0.1, no restart, no warm-up)
+    # nulls take the option schema's defaults, the values of the authors' shipped files
+    # (gamma 0.5, eta_min 1e-7, no restart, no warm-up): one place for defaults
     sched = build_scheduler(make_opt(1.0), {'lr_scheme': 'MultiStepLR', 'lr_steps': [2],
                                             'lr_gamma': None, 'restarts': None,
                                             'restart_weights': None, 'warmup_iter': None,
                                             'clear_state': None})
-    np.testing.assert_allclose(run(sched, 3), [1.0, 0.1, 0.1])
+    np.testing.assert_allclose(run(sched, 3), [1.0, 0.5, 0.5])
     sched = build_scheduler(make_opt(1.0), {'lr_scheme': 'CosineAnnealingLR_Restart',
                                             'T_period': [4], 'eta_min': None})
-    np.testing.assert_allclose(run(sched, 4), [(1 + math.cos(math.pi * k / 4)) / 2
+    np.testing.assert_allclose(run(sched, 4), [1e-7 + (1 - 1e-7) * (1 + math.cos(math.pi * k / 4)) / 2
                                                for k in range(1, 5)], atol=1e-15)
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from blindsr.archs.kernel_field import field_to_maps, hr_kernel_field, pca_encode
+from blindsr.archs.kernel_field import field_to_maps, hr_kernel_field
+from blindsr.degradation.pca import pca_encode
 from blindsr.archs.maconv_arch import MABlock, MAConv
 from blindsr.archs.manet_arch import MANet
 from blindsr.archs.manet_stages_arch import MANet_s1, MANet_s2, MANet_s3
@@ -102,7 +103,7 @@ def test_manet_s1_golden(shared):
     assert_close(hr_kernel_field(field, 4), g['kernel'], 1e-7)
     assert_close(sr, g['out'], 1e-5)
     assert_close(field.sum((-1, -2)), torch.ones(1, 20, 24), 1e-5)
-    assert net.makes_sr is False
+    assert net.capabilities.makes_sr is False and net.capabilities.estimates_kernel
 
 
 def test_manet_estimator_alone_and_odd_sizes():

@@ -127,3 +127,19 @@ def test_resolved_options_round_trip(tmp_path):
     import yaml
     opt = load_options(write(tmp_path, MINIMAL), is_train=True)
     assert yaml.safe_load(dump_options(opt)) == opt
+
+
+def test_accepted_but_unused_keys_warn_once(caplog):
+    import logging
+    from blindsr.options import loader
+    loader._warned_unused.clear()
+    raw = {'name': 'x', 'scale': 4, 'suffix': '_x', 'cal_lr_psnr': True,
+           'datasets': {'test': {'name': 't', 'mode': 'LQ', 'dataroot_LQ': 'datasets/historical', 'LR_size': 48}},
+           'network_G': {'which_model_G': 'MANet_s1', 'upscale': 4}}
+    with caplog.at_level(logging.WARNING, logger='blindsr.options.loader'):
+        loader.validate(dict(raw), is_train=False)
+        loader.validate(dict(raw), is_train=False)
+    warned = [r.getMessage() for r in caplog.records]
+    for key in ('suffix', 'cal_lr_psnr', 'datasets.test.LR_size', 'network_G.upscale'):
+        assert sum(f"'{key}'" in m for m in warned) == 1, (key, warned)
+    assert not any("'scale'" in m for m in warned)

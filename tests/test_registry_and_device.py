@@ -97,3 +97,39 @@ def test_method_package_registers_and_a_broken_module_spares_the_others(tmp_path
     assert 'myroot.mymethod.broken_arch' in caplog.text and 'a missing dependency' in caplog.text
     with pytest.raises(KeyError, match=r"myroot\.mymethod\.broken_arch failed to import: ImportError: a missing"):
         reg.get('Broken')
+
+
+def test_a_lookup_imports_only_the_module_that_declares_the_name(tmp_path, monkeypatch):
+    pkg = tmp_path / 'lazyroot' / 'methods'
+    pkg.mkdir(parents=True)
+    (tmp_path / 'lazyroot' / '__init__.py').write_text('')
+    (pkg / '__init__.py').write_text('')
+    (pkg / 'wanted_model.py').write_text(
+        'from conftest_registry3 import MODELS\n\n@MODELS.register("wanted")\nclass W:\n    pass\n')
+    (pkg / 'broken_model.py').write_text(
+        'raise RuntimeError("must not be imported")\nfrom conftest_registry3 import MODELS\n\n'
+        '@MODELS.register()\nclass Other:\n    pass\n')
+    reg = Registry('model', 'lazyroot', '_model', 'MODELS')
+    import sys
+    import types
+    sys.modules['conftest_registry3'] = types.SimpleNamespace(MODELS=reg)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert reg.names() == ['Other', 'wanted']          # read off the sources, nothing imported
+    assert 'lazyroot.methods.broken_model' not in sys.modules
+    assert reg.get('wanted').__name__ == 'W'
+    assert 'lazyroot.methods.broken_model' not in sys.modules and not reg.failed
+    with pytest.raises(KeyError, match='must not be imported'):
+        reg.get('Other')
+
+
+def test_validating_a_manet_option_file_imports_no_fkp_model():
+    import subprocess
+    import sys
+    from blindsr.utils.paths import REPO_ROOT
+    code = ('import sys; sys.path.insert(0, "codes"); from blindsr.options import load_options; '
+            'load_options("options/test/test_stage3_demo.yml", is_train=False); '
+            'print(sorted(m for m in sys.modules if m.startswith("blindsr.models.") or m.startswith("blindsr.fkp")))')
+    res = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    loaded = res.stdout.strip()
+    assert 'blindsr.models.blind_model' in loaded
+    assert 'dipfkp' not in loaded and 'kernelgan' not in loaded and 'fkp_prior' not in loaded, loaded

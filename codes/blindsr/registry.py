@@ -4,10 +4,13 @@ Adding a component is one new file whose name ends in the registry's suffix
 (``*_arch.py``, ``*_dataset.py``, ``*_model.py``, ``*_loss.py``) plus one decorator. The file
 may sit in a role folder (``blindsr/archs/``) or in a method's own package
 (``blindsr/kulnet/``): every package directly under the scanned root is searched.
-Modules are imported lazily, on the first lookup, and one at a time: a module that fails
-to import is reported (a warning, and in the message of a lookup that misses) instead of
-breaking the other methods.
+Modules are not imported to learn the names: their source is read for
+``@<REGISTRY>.register(...)`` decorators, and a lookup imports only the module that declares
+the name. So validating an option file imports just the components it names, and a module
+that fails to import is reported (in the message of the lookup) instead of breaking the
+other methods.
 """
+import ast
 import difflib
 import importlib
 import logging
@@ -16,12 +19,32 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
+def _declared_names(path, variable):
+    """Names registered in ``path`` by ``@<variable>.register()`` / ``.register('name')`` decorators."""
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            continue
+        for deco in node.decorator_list:
+            if (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute) and deco.func.attr == 'register'
+                    and isinstance(deco.func.value, ast.Name) and deco.func.value.id == variable):
+                arg = deco.args[0] if deco.args else None
+                names.append(arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else node.name)
+    return names
+
+
 class Registry:
-    def __init__(self, kind, package, suffix):
+    def __init__(self, kind, package, suffix, variable=None):
         self.kind = kind            # e.g. 'architecture', used in error messages
         self.package = package      # e.g. 'blindsr': its modules and its sub-packages' are scanned
         self.suffix = suffix        # e.g. '_arch'
+        self.variable = variable    # the registry's name in decorators, e.g. 'ARCHS' (None: import to find out)
         self._items = {}
+        self._index = None          # declared name -> module, read from the sources
         self._scanned = False
         self.failed = {}            # module name -> one-line reason it could not be imported
 
@@ -36,36 +59,53 @@ class Registry:
             return obj
         return deco
 
-    def _module_names(self):
+    def _module_files(self):
         root = Path(importlib.import_module(self.package).__path__[0])
         for path in sorted(root.glob(f'*{self.suffix}.py')):
-            yield f'{self.package}.{path.stem}'
+            yield f'{self.package}.{path.stem}', path
         for sub in sorted(p for p in root.iterdir() if (p / '__init__.py').is_file()):
             for path in sorted(sub.glob(f'*{self.suffix}.py')):
-                yield f'{self.package}.{sub.name}.{path.stem}'
+                yield f'{self.package}.{sub.name}.{path.stem}', path
+
+    def _import(self, module):
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # noqa: BLE001 - any failure of one module must not stop the others
+            self.failed[module] = f'{type(e).__name__}: {e}'.splitlines()[0]
+            logger.warning('%s: cannot import %s (%s); its %ss are unavailable',
+                           self.kind, module, self.failed[module], self.kind)
+
+    def _build_index(self):
+        if self._index is None:
+            self._index = {}
+            for module, path in self._module_files():
+                declared = _declared_names(path, self.variable) if self.variable else None
+                if declared is None:        # unreadable source, or no decorator name to look for
+                    self._import(module)
+                    continue
+                for name in declared:
+                    self._index.setdefault(name, module)
+        return self._index
 
     def _scan(self):
+        """Import every module (a lookup of an undeclared name, or a full listing of classes)."""
         if self._scanned:
             return
         self._scanned = True
-        for name in self._module_names():
-            try:
-                importlib.import_module(name)
-            except Exception as e:  # noqa: BLE001 - any failure of one module must not stop the others
-                self.failed[name] = f'{type(e).__name__}: {e}'.splitlines()[0]
-                logger.warning('%s: cannot import %s (%s); its %ss are unavailable',
-                               self.kind, name, self.failed[name], self.kind)
+        for module, _ in self._module_files():
+            self._import(module)
 
     def names(self):
-        self._scan()
-        return sorted(self._items)
+        return sorted(set(self._build_index()) | set(self._items))
 
     def __contains__(self, name):
-        self._scan()
-        return name in self._items
+        return name in self._items or name in self._build_index()
 
     def get(self, name):
-        self._scan()
+        if name not in self._items and name in self._build_index():
+            self._import(self._build_index()[name])
+        if name not in self._items:
+            self._scan()
         if name not in self._items:
             close = difflib.get_close_matches(str(name), self._items, n=1)
             hint = f' Did you mean {close[0]!r}?' if close else ''
@@ -74,7 +114,7 @@ class Registry:
         return self._items[name]
 
 
-ARCHS = Registry('architecture', 'blindsr', '_arch')
-DATASETS = Registry('dataset mode', 'blindsr', '_dataset')
-MODELS = Registry('model', 'blindsr', '_model')
-LOSSES = Registry('loss', 'blindsr', '_loss')
+ARCHS = Registry('architecture', 'blindsr', '_arch', 'ARCHS')
+DATASETS = Registry('dataset mode', 'blindsr', '_dataset', 'DATASETS')
+MODELS = Registry('model', 'blindsr', '_model', 'MODELS')
+LOSSES = Registry('loss', 'blindsr', '_loss', 'LOSSES')

@@ -14,6 +14,7 @@ from torch import nn
 
 from blindsr.archs.manet_stages_arch import MANet_s2
 from blindsr.degradation.kernels import anisotropic_kernels, random_kernels
+from blindsr.models.contract import Capabilities
 from blindsr.registry import ARCHS
 
 
@@ -53,7 +54,7 @@ class ConstantKernelField(nn.Module):
 @ARCHS.register()
 class MeanKernel(nn.Module):
     """Stage-1 baseline: (nearest-upsampled placeholder, mean-kernel field)."""
-    makes_sr = False
+    capabilities = Capabilities(estimates_kernel=True, makes_sr=False)
 
     def __init__(self, scale=4, kernel_size=21, rate_iso=0.0, train_sv_rate=0.0):
         super().__init__()
@@ -68,10 +69,12 @@ class MeanKernel(nn.Module):
 @ARCHS.register()
 class MANet_s2_mean(MANet_s2):
     """Stage 2 fed the mean training kernel: what non-blind SR gives without kernel estimation."""
+    capabilities = Capabilities(estimates_kernel=True)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, train_sv_rate=0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.kernel_estimation = ConstantKernelField(mean_training_kernel(self.scale, self.kernel_size))
+        self.kernel_estimation = ConstantKernelField(
+            mean_training_kernel(self.scale, self.kernel_size, train_sv_rate=train_sv_rate))
 
     def forward(self, lr):
         field = self.kernel_estimation(lr)
@@ -83,9 +86,11 @@ class MANet_s2_mean(MANet_s2):
 class Bicubic(nn.Module):
     """Bicubic upsampling of the LR (no kernel, no parameters)."""
 
+    capabilities = Capabilities(outputs=('sr',))
+
     def __init__(self, scale=4):
         super().__init__()
         self.scale = scale
 
     def forward(self, lr):
-        return F.interpolate(lr, scale_factor=self.scale, mode='bicubic', align_corners=False).clamp(0, 1), None
+        return F.interpolate(lr, scale_factor=self.scale, mode='bicubic', align_corners=False).clamp(0, 1)

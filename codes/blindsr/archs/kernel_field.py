@@ -37,17 +37,3 @@ def hr_kernel_field(field, scale):
     b, h, w, l1, l2 = field.shape
     up = field[:, :, None, :, None].expand(b, h, scale, w, scale, l1, l2)
     return up.reshape(b, h * scale * w * scale, l1, l2)     # one copy, no intermediate
-
-
-def pca_encode(kernel, pca):
-    """PCA code of kernels, ``k_flat @ P`` (no mean subtraction, as MANet was trained).
-
-    Args:
-        kernel (Tensor): (..., l, l).
-        pca (Tensor): (l*l, c) (or any shape holding l*l*c values, e.g. the (1, l*l, c, 1, 1) buffer).
-
-    Returns:
-        Tensor: (..., c).
-    """
-    taps = kernel.shape[-1] * kernel.shape[-2]
-    return kernel.flatten(-2) @ pca.reshape(taps, -1).to(kernel.dtype)

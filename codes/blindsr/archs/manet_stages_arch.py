@@ -17,8 +17,9 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from blindsr.archs.kernel_field import pca_encode
-from blindsr.degradation.pca import code_statistics
+from blindsr.degradation.pca import code_statistics, pca_encode
+from blindsr.degradation.pca import load_pca_matrix as read_pca_matrix
+from blindsr.models.contract import Capabilities
 from blindsr.archs.manet_arch import MANet
 from blindsr.archs.rrdb_sft_arch import SFTSRBody
 from blindsr.registry import ARCHS
@@ -41,8 +42,7 @@ def load_pca_matrix(pca_path=None, pca_matrix=None, kernel_size=21, code_length=
     """
     shape = (1, kernel_size ** 2, code_length, 1, 1)
     if pca_matrix is None and pca_path is not None:
-        path = resolve_path(pca_path, must_exist=True)
-        pca_matrix = torch.load(path, map_location='cpu')
+        pca_matrix = read_pca_matrix(resolve_path(pca_path, must_exist=True))
     if pca_matrix is None:
         logger.info('no pca_path given: pca_matrix starts as zeros until a checkpoint fills it')
         return torch.zeros(shape)
@@ -86,7 +86,7 @@ class MANet_s1(torch.nn.Module):
             compatibility, unused.
     """
 
-    makes_sr = False    # the SR output is a placeholder
+    capabilities = Capabilities(estimates_kernel=True, makes_sr=False)   # the SR output is a placeholder
 
     def __init__(self, in_nc=3, scale=4, kernel_size=21, manet_nf=128, manet_nb=1, split=2,
                  out_nc=None, nf=None, nb=None, gc=None, code_length=None, pca_path=None, upscale=None):
@@ -130,6 +130,8 @@ class MANet_s2(SFTSRBody):
         manet_nf, manet_nb, split, upscale: accepted for option-file compatibility, unused.
     """
 
+    capabilities = Capabilities(takes_kernel=True, outputs=('sr', 'given_kernel'))
+
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, pca_path=None, code_length=15,
                  kernel_size=21, pca_matrix=None, code_norm=False, manet_nf=None, manet_nb=None, split=None,
                  upscale=None):
@@ -164,6 +166,9 @@ class MANet_s3(SFTSRBody):
     Args: those of :class:`MANet_s2` (except ``upscale``) plus ``manet_nf`` (128),
     ``manet_nb`` (1) and ``split`` (2) of the estimator.
     """
+
+    # the authors pass the estimator no gradient in stage 3
+    capabilities = Capabilities(estimates_kernel=True, frozen=('kernel_estimation',))
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, gc=32, scale=4, pca_path=None, code_length=15,
                  kernel_size=21, manet_nf=128, manet_nb=1, split=2, pca_matrix=None, code_norm=False,

@@ -83,9 +83,11 @@ def load_pca_matrix(path, device='cpu'):
 def pca_encode(kernels, matrix):
     """Codes (..., k) of kernels (..., l, l): ``k_flat @ P``, no mean subtraction.
 
-    Works for a kernel batch (B, l, l) -> (B, k) and a field (B, h, w, l, l) -> (B, h, w, k).
+    Works for a kernel batch (B, l, l) -> (B, k) and a field (B, h, w, l, l) -> (B, h, w, k);
+    ``matrix`` may be (l*l, k) or any shape holding those values (the networks' (1, l*l, k, 1, 1) buffer).
     """
-    matrix = matrix.to(device=kernels.device, dtype=kernels.dtype)
+    taps = kernels.shape[-1] * kernels.shape[-2]
+    matrix = matrix.reshape(taps, -1).to(device=kernels.device, dtype=kernels.dtype)
     return kernels.flatten(-2) @ matrix
 
 
@@ -106,5 +108,5 @@ def code_statistics(matrix, scale, kernel_size=21, num_kernels=20000, seed=0):
     gen = torch.Generator().manual_seed(seed)
     ker, _ = K.random_kernels(num_kernels, scale, kernel_size, 0.175 * scale, 2.5 * scale, 0.0, gen,
                               'cpu', torch.float64)
-    codes = pca_encode(ker, matrix.reshape(kernel_size ** 2, -1).to(torch.float64))
+    codes = pca_encode(ker, matrix.to(torch.float64))
     return codes.mean(0).float(), codes.std(0).float()

@@ -77,8 +77,7 @@ def test(opt, save_kernel=False):
                     save_kernel_picture(folder / 'kernels' / f'{stem}.png', *centre_kernels(out))
                     if save_kernel:
                         save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
-                if hasattr(model, 'save_extra_outputs'):   # method-specific files (e.g. FKP's .mat kernels)
-                    model.save_extra_outputs(out, folder, stem)
+                model.save_extra_outputs(out, folder, stem)
                 rows.append(dict(metrics, image=stem))
                 logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
         avg = average(rows)

@@ -18,7 +18,6 @@ from ..utils.files import atomic_write_text
 from ..utils.logger import TensorBoard, setup_logging, timestamp
 from . import checkpoint, distributed
 from .evaluation import average, format_metrics
-from .validation import validate
 
 logger = logging.getLogger('blindsr')
 
@@ -102,9 +101,7 @@ def train(opt, resume=None, launcher='none'):
                     checkpoint.save_checkpoint(model, opt, it, epoch, batches_done, keep=log['keep_checkpoints'])
                 if t['val_freq'] and it % t['val_freq'] == 0 and 'val' in opt['datasets']:
                     if rank == 0:
-                        # a model with its own notion of validation (e.g. a kernel prior's
-                        # log-likelihood) provides ``validate(opt, it) -> list of metric dicts``
-                        rows = model.validate(opt, it) if hasattr(model, 'validate') else validate(model, opt, it)
+                        rows = model.validate(opt, it)
                         avg = average(rows)
                         logger.info('# Validation at iter %d # %s', it, format_metrics(avg))
                         tb.scalars({k: v for k, v in avg.items() if math.isfinite(v)}, it, prefix='val/')

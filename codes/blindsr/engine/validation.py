@@ -7,6 +7,7 @@ import torch
 from ..data.loader import build_dataloader, build_dataset
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
+from ..models.contract import check_test_output
 from .evaluation import image_metrics, true_field
 
 logger = logging.getLogger(__name__)
@@ -25,11 +26,11 @@ def run_image(model, batch, index, opt, lr_metrics=True):
     """Degrade (seeded by image index), run the model, and measure one image."""
     gen = torch.Generator(device=model.device).manual_seed(opt['manual_seed'] * 1000003 + index)
     model.feed_data(batch, generator=gen, train=False)
-    out = model.test(tile=opt['tile'], tile_overlap=opt['tile_overlap'])
+    out = check_test_output(model.test(tile=opt['tile'], tile_overlap=opt['tile_overlap']), model.capabilities,
+                            type(model).__name__)
     metrics = image_metrics(out, opt['scale'], opt['crop_border'], reblur=model.reblur,
                             lr_metrics=lr_metrics)
-    if hasattr(model, 'extra_metrics'):     # method-specific measures (e.g. DIP-FKP's own HR estimate)
-        metrics.update(model.extra_metrics(out))
+    metrics.update(model.extra_metrics(out))
     return out, metrics
 
 

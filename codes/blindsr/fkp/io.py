@@ -7,6 +7,8 @@ import scipy.io as sio
 import torch
 from PIL import Image
 
+from ..utils.files import atomic_path
+
 __all__ = ['load_kernel_mat', 'save_kernel_mat', 'read_rgb', 'save_png_like_imsave', 'rgb_to_tensor',
            'tensor_to_uint8']
 
@@ -17,9 +19,9 @@ def load_kernel_mat(path, key='Kernel'):
 
 
 def save_kernel_mat(path, kernel, key='Kernel'):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sio.savemat(str(path), {key: np.asarray(kernel)})
+    """FKP's kernel file, MATLAB ``.mat`` with the k x k variable ``key``, written atomically."""
+    with atomic_path(Path(path)) as tmp, open(tmp, 'wb') as f:
+        sio.savemat(f, {key: np.asarray(kernel)})
 
 
 def read_rgb(path):

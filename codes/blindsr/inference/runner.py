@@ -14,13 +14,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..engine.tester import save_npz
 from ..registry import MODELS
-from ..utils.device import select_device
 from ..utils.image_io import ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, write_image
 
 logger = logging.getLogger(__name__)
@@ -79,10 +77,10 @@ class Inference:
         self.model = MODELS.get(opt['model'])(opt, device)
         self.scale = opt['scale']
         self.tile, self.tile_overlap = tile, tile_overlap
-        if getattr(self.model, 'takes_kernel', False):
+        if self.model.capabilities.takes_kernel:
             raise ValueError(f"{opt['network_G']['which_model_G']} needs the true kernel, which real photos do not "
                              'have; use a kernel-estimating checkpoint (stage 1 or 3)')
-        self.makes_sr = getattr(self.model, 'makes_sr', True)
+        self.makes_sr = self.model.capabilities.makes_sr
 
     def run(self, path):
         """SR float RGB (H, W, 3) (None for a kernel-only model) and the raw test outputs of one file."""
@@ -132,16 +130,3 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                      ', '.join(p.name for p, _ in summary.failed))
     logger.info('results in %s', output)
     return summary
-
-
-def pick_device(name='auto'):
-    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:<i>'."""
-    if name == 'auto':
-        return select_device([0] if torch.cuda.is_available() else None)
-    if name == 'cpu':
-        return select_device(None)
-    if name.startswith('cuda'):
-        if not torch.cuda.is_available():
-            raise ValueError(f'--device {name}: CUDA is not available on this machine')
-        return select_device([int(name.partition(':')[2] or 0)])
-    raise ValueError(f"--device must be auto, cpu, cuda or cuda:<index>, got {name!r}")

@@ -6,7 +6,10 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from ..degradation.blur import blur_subsample, blur_sv_subsample
+from ..degradation.noise import quantize
 from ..utils.checkpoint_io import load_state_dict
+from .contract import Capabilities
 from ..utils.files import atomic_torch_save, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -23,9 +26,18 @@ def network_record(opt):
 class BaseModel:
     """A recipe: networks + losses + optimizers + schedulers for one method.
 
-    Subclasses implement ``feed_data``, ``optimize_parameters`` and ``test``; the generic
-    loop in ``engine/trainer.py`` and ``test.py`` only call those and the methods here.
+    The engine (``engine/trainer.py``, ``engine/validation.py``, ``engine/tester.py``,
+    ``inference/runner.py``) talks to a model only through the methods of this class:
+
+    * ``capabilities`` (a :class:`~blindsr.models.contract.Capabilities`): what it does;
+    * ``feed_data(batch, generator, train)``, ``optimize_parameters(step) -> {loss name: value}``,
+      ``test(tile, tile_overlap) -> TestOutput`` (see ``models/contract.py``): subclasses implement;
+    * hooks with defaults: ``validate`` (the standard per-image validation), ``extra_metrics``
+      (none), ``save_extra_outputs`` (nothing), ``reblur`` (the MANet degradation geometry),
+      ``networks`` (none), ``training_state`` / ``resume_training`` (optimizers, schedulers, AMP).
     """
+
+    capabilities = Capabilities()
 
     def __init__(self, opt, device, dist=False):
         self.opt = opt
@@ -36,6 +48,42 @@ class BaseModel:
         self.schedulers = []
         self.use_amp = bool(opt['amp']) and device.type == 'cuda'
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp)
+
+    # ------------------------------------------------------------------ what subclasses implement
+    def feed_data(self, batch, generator=None, train=True):
+        raise NotImplementedError(f'{type(self).__name__} does not take data')
+
+    def optimize_parameters(self, step):
+        raise NotImplementedError(f'{type(self).__name__} does not train')
+
+    def test(self, tile=None, tile_overlap=0):
+        raise NotImplementedError(f'{type(self).__name__} does not test')
+
+    # ------------------------------------------------------------------ engine hooks (defaults)
+    def validate(self, opt, it):
+        """Rows of validation metrics at iteration ``it``: the standard per-image loop."""
+        from ..engine.validation import validate
+        return validate(self, opt, it)
+
+    def extra_metrics(self, out):
+        """Method-specific metrics of one image's :class:`TestOutput`, beside the standard ones."""
+        return {}
+
+    def save_extra_outputs(self, out, folder, stem):
+        """Method-specific files for one test image, under ``folder`` (the set's results folder)."""
+
+    def reblur(self, hr, kernel, quantized=True):
+        """Degrade ``hr`` again with given kernels: a field (B,h,w,l,l) or SI kernels (B,l,l).
+
+        Used for the LR-consistency loss and metric; works in bounded memory for fields.
+        """
+        s = self.opt['scale']
+        lr = blur_sv_subsample(hr, kernel, s) if kernel.dim() == 5 else blur_subsample(hr, kernel, s)
+        return quantize(lr) if quantized else lr
+
+    def networks(self):
+        """Label -> network saved in checkpoints (``models/<iter>_<label>.pth``)."""
+        return {}
 
     # ------------------------------------------------------------------ networks
     def wrap(self, net):

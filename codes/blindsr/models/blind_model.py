@@ -1,24 +1,22 @@
-"""The blind-SR recipe of MANet's three stages (``model: blind`` in the option files).
+"""The blind-SR recipe (``model: blind`` in the option files): one network, trained on LR
+images made on the fly (or given), with the loss terms its capabilities admit.
 
-Stage 1 (``MANet_s1``) learns the kernel field; stage 2 (``MANet_s2``) learns SR given the
-true kernel; stage 3 (``MANet_s3``) learns SR from the frozen estimator's field. Which
-stage it is follows from the network: whether it estimates kernels and whether it
-takes one.
+The network declares what it does (``capabilities``, see ``models/contract.py``): MANet's
+stage 1 (``MANet_s1``) estimates kernel fields; stage 2 (``MANet_s2``) takes the true kernel
+and makes SR; stage 3 (``MANet_s3``) makes SR from an estimator it declares frozen; KULNet's
+``BlindNet`` estimates a kernel and makes SR, both trained.
 """
-import inspect
 import logging
 import os
 
 import torch
 
 from ..archs.build import build_network
-from ..degradation.blur import blur_sv_subsample, blur_subsample
-from ..degradation.noise import quantize
 from ..degradation.pipeline import Degradation
-from ..losses.kernel_loss import KernelLoss
-from ..losses.pixel_loss import build_loss
+from ..losses.terms import build_loss_terms, estimated_field, term_inputs
 from ..registry import MODELS
 from .base_model import BaseModel
+from .contract import capabilities_of
 from .lr_scheduler import build_scheduler
 
 logger = logging.getLogger(__name__)
@@ -29,14 +27,11 @@ class BlindSRModel(BaseModel):
     def __init__(self, opt, device, dist=False):
         super().__init__(opt, device, dist)
         net = build_network(opt)
-        self.takes_kernel = 'kernel' in inspect.signature(net.forward).parameters
-        self.estimates_kernel = hasattr(net, 'kernel_estimation')
-        self.makes_sr = getattr(net, 'makes_sr', True)
+        self.capabilities = capabilities_of(net)
         self.scale = opt['scale']
         self._load_pretrained(net)
-        if self.estimates_kernel and self.makes_sr:
-            # stage 3: the estimator stays frozen (the authors pass it no gradient)
-            for p in net.kernel_estimation.parameters():
+        for name in self.capabilities.frozen:
+            for p in net.get_submodule(name).parameters():
                 p.requires_grad_(False)
         self.net = self.wrap(net)
         # test files carry sig_min = sig_max = 0: only a training run needs random kernels
@@ -62,17 +57,13 @@ class BlindSRModel(BaseModel):
             self.load_network(paths['pretrain_model_G'], net, strict=strict)
 
     def _setup_training(self, t):
-        self.losses = {}
-        if t['kernel_criterion'] and t['kernel_weight'] and self.estimates_kernel and not self.makes_sr:
-            self.losses['l_ker'] = (t['kernel_weight'], KernelLoss(self.scale, t['kernel_criterion']))
-        if t['pixel_criterion'] and t['pixel_weight'] and self.makes_sr:
-            self.losses['l_pix'] = (t['pixel_weight'], build_loss(t['pixel_criterion']).to(self.device))
-        if t['pixel_criterion_lr'] and t['pixel_weight_lr'] and self.estimates_kernel:
-            self.losses['l_pix_lr'] = (t['pixel_weight_lr'], build_loss(t['pixel_criterion_lr']).to(self.device))
-        if not self.losses:
+        self.loss_terms = build_loss_terms(t, self.capabilities, self.scale, f"{self.opt['opt_path']}: train")
+        if not self.loss_terms:
             raise ValueError(f"{self.opt['opt_path']}: no loss applies to {self.opt['network_G']['which_model_G']}: "
                              "set train.kernel_criterion/kernel_weight (stage 1) or "
-                             "train.pixel_criterion/pixel_weight (stages 2, 3)")
+                             "train.pixel_criterion/pixel_weight (stages 2, 3), or train.losses")
+        for term in self.loss_terms:
+            term.criterion.to(self.device)
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=t['lr_G'], betas=(t['beta1'], t['beta2']),
                                           weight_decay=t['weight_decay_G'] or 0)
@@ -107,30 +98,29 @@ class BlindSRModel(BaseModel):
         return self.batch.get('kernel_field', self.batch.get('kernel'))
 
     def _run(self, net, lr):
-        if self.takes_kernel:
+        """Forward; the results by the names the network declares (``capabilities.outputs``)."""
+        if self.capabilities.takes_kernel:
             k = self.true_kernel()
             if k is None:
                 raise ValueError(f"{self.opt['network_G']['which_model_G']} needs the true kernel, "
                                  'which LQ-only data does not have: use GT or GTLQ data with kernels')
-            return net(lr, k)
-        return net(lr)
+            result = net(lr, k)
+        else:
+            result = net(lr)
+        result = result if isinstance(result, tuple) else (result,)
+        return dict(zip(self.capabilities.outputs, result))
 
     # ------------------------------------------------------------------ training
     def optimize_parameters(self, step):
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, enabled=self.use_amp):
-            sr, field = self._run(self.net, self.batch['lr'])
-        sr, field = sr.float(), field.float() if field is not None else None
+            outputs = self._run(self.net, self.batch['lr'])
+        outputs = {k: v.float() for k, v in outputs.items()}
         logs, total = {}, 0
-        for name, (weight, crit) in self.losses.items():
-            if name == 'l_ker':
-                value = crit(field, self.true_kernel())
-            elif name == 'l_pix':
-                value = crit(sr, self.batch['hr'])
-            else:
-                value = crit(self.reblur(self.batch['hr'], field, quantized=False), self.batch['lr_clean'])
-            total = total + weight * value
-            logs[name] = value.item()
+        for term in self.loss_terms:
+            value = term.criterion(*term_inputs(term, outputs, self.batch, self.reblur))
+            total = total + term.weight * value
+            logs[term.name] = value.item()
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -139,36 +129,32 @@ class BlindSRModel(BaseModel):
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def test(self, tile=None, tile_overlap=0):
-        """Run on the fed batch; return SR (B,3,H,W) and the LR-resolution kernel field."""
+        """Run on the fed batch; a :class:`~blindsr.models.contract.TestOutput`."""
         net = self.bare(self.net)
         was_training = net.training
         net.eval()
         lr = self.batch['lr']
+        caps = self.capabilities
         with torch.autocast(self.device.type, enabled=self.use_amp):
             if tile:
                 from ..archs.tiling import tiled_forward
-                kernel = self.true_kernel() if self.takes_kernel else None
+                kernel = self.true_kernel() if caps.takes_kernel else None
                 sr, field = tiled_forward(net, lr, tile, tile_overlap, self.scale, kernel=kernel)
+                outputs = {'sr': sr, 'est_field': field}
             else:
-                sr, field = self._run(net, lr)
+                outputs = self._run(net, lr)
         net.train(was_training)
-        out = {'sr': sr.float().clamp(0, 1), 'lr': lr, 'lr_clean': self.batch['lr_clean']}
-        if self.estimates_kernel:
-            out['est_field'] = field.float()
-        if not self.makes_sr:
-            out.pop('sr')
+        out = {'lr': lr, 'lr_clean': self.batch['lr_clean']}
+        if caps.makes_sr:
+            out['sr'] = outputs['sr'].float().clamp(0, 1)
+        if caps.estimates_kernel:
+            out['est_field'] = estimated_field(outputs, lr).float()
+            if 'est_kernel' in outputs:
+                out['est_kernel'] = outputs['est_kernel'].float()
         for key in ('hr', 'kernel', 'kernel_field'):
             if key in self.batch:
                 out[key] = self.batch[key]
         return out
-
-    def reblur(self, hr, kernel, quantized=True):
-        """Degrade ``hr`` again with given kernels: a field (B,h,w,l,l) or SI kernels (B,l,l).
-
-        Used for the LR-consistency loss and metric; works in bounded memory for fields.
-        """
-        lr = blur_sv_subsample(hr, kernel, self.scale) if kernel.dim() == 5 else blur_subsample(hr, kernel, self.scale)
-        return quantize(lr) if quantized else lr
 
     def networks(self):
         return {'G': self.net}

@@ -50,6 +50,7 @@ register_section('dipfkp', {
 class DIPFKPModel(PerImageKernelModel):
     name = 'DIP-FKP'
     section = 'dipfkp'
+    makes_own_sr = True
 
     def kernel_side(self):
         from ..archs.fkp_arch import fkp_kernel_size
@@ -80,25 +81,26 @@ class DIPFKPModel(PerImageKernelModel):
         history = {'loss': res.history['loss'], 'lr_mse': res.history['lr_mse']}
         if true is not None:
             history['psnr_k'] = kernel_psnrs
-        out = {'dip_sr': dip, 'iterations': res.iterations, 'history': history}
+        out = {'extras': {'dip_sr': dip, 'iterations': res.iterations, 'history': history}}
         if self.usrnet is None:
             out['sr'] = dip
         return torch.from_numpy(res.kernel), out
 
     def extra_metrics(self, out):
         """The DIP's own HR estimate against the HR (when USRNet makes the SR), and the iterations run."""
-        m = {'iterations': out['iterations']}
+        extras = out['extras']
+        m = {'iterations': extras['iterations']}
         if 'hr' in out and self.usrnet is not None:
             crop = self.scale if self.opt['crop_border'] is None else self.opt['crop_border']
-            m['psnr_y_dip'] = psnr_y(out['dip_sr'][0], out['hr'][0], crop=crop)
-            m['ssim_y_dip'] = ssim_y(out['dip_sr'][0], out['hr'][0], crop=crop)
+            m['psnr_y_dip'] = psnr_y(extras['dip_sr'][0], out['hr'][0], crop=crop)
+            m['ssim_y_dip'] = ssim_y(extras['dip_sr'][0], out['hr'][0], crop=crop)
         return m
 
     def save_extra_outputs(self, out, folder, stem):
         super().save_extra_outputs(out, folder, stem)
         if self.usrnet is not None and self.settings['save_dip']:
-            write_image(folder / 'dip' / f'{stem}.png', tensor2img(out['dip_sr'][0]), channel_order='bgr')
-        history = out['history']
+            write_image(folder / 'dip' / f'{stem}.png', tensor2img(out['extras']['dip_sr'][0]), channel_order='bgr')
+        history = out['extras']['history']
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(['iteration', *history])

@@ -11,25 +11,18 @@ sampling), under which its kernels are defined.
 import logging
 import os
 
-import numpy as np
-import scipy.io as sio
 import torch
 
 from ..archs.build import build_network
 from ..archs.fkp_arch import load_kernel_prior
+from ..fkp.io import save_kernel_mat
 from ..fkp.nonblind import usrnet_sr
 from ..fkp.ops import blur_downsample
 from ..utils.checkpoint_io import load_state_dict
-from ..utils.files import atomic_path
 from .base_model import BaseModel
+from .contract import Capabilities
 
 logger = logging.getLogger(__name__)
-
-
-def save_kernel_mat(path, kernel):
-    """FKP's kernel file: MATLAB ``.mat`` with the float32 k x k variable ``Kernel``, written atomically."""
-    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
-        sio.savemat(f, {'Kernel': np.asarray(kernel, dtype=np.float32)})
 
 
 class PerImageKernelModel(BaseModel):
@@ -38,6 +31,7 @@ class PerImageKernelModel(BaseModel):
 
     name = ''        # e.g. 'DIP-FKP', for messages
     section = ''     # the model's option section
+    makes_own_sr = False   # an HR estimate of its own, the SR when USRNet is off
 
     def __init__(self, opt, device, dist=False):
         super().__init__(opt, device, dist)
@@ -52,6 +46,8 @@ class PerImageKernelModel(BaseModel):
                              f'{k}x{k} kernels: set kernel_size: {k}')
         self.prior = self._load_prior()
         self.usrnet = self._load_usrnet() if self.settings['usrnet'] else None
+        self.capabilities = Capabilities(estimates_kernel=True, outputs=('sr', 'est_kernel'),
+                                         makes_sr=self.usrnet is not None or self.makes_own_sr)
         if opt['tile']:
             logger.warning('%s optimises whole images: tile=%s is ignored', self.name, opt['tile'])
 
@@ -109,6 +105,7 @@ class PerImageKernelModel(BaseModel):
 
     # ------------------------------------------------------------------ inference
     def estimate(self, lr):
+        """``(kernel (k, k), TestOutput with extras, and sr when the method makes its own)``."""
         raise NotImplementedError
 
     def test(self, tile=None, tile_overlap=0):
@@ -123,6 +120,7 @@ class PerImageKernelModel(BaseModel):
                              f'{self.name} at x{self.scale} estimates {k}x{k}; prepare the data with '
                              f'prepare_testset.py --protocol {self.section}')
         kernel, out = self.estimate(lr)
+        out.setdefault('extras', {})
         kernel = kernel.to(self.device, torch.float32)
         if self.usrnet is not None:
             out['sr'] = usrnet_sr(self.usrnet, lr, kernel, self.scale,
@@ -142,7 +140,7 @@ class PerImageKernelModel(BaseModel):
 
     def save_extra_outputs(self, out, folder, stem):
         """``kernels/<img>.mat`` (FKP's format) beside the engine's kernel picture."""
-        save_kernel_mat(folder / 'kernels' / f'{stem}.mat', out['est_kernel'][0].cpu().numpy())
+        save_kernel_mat(folder / 'kernels' / f'{stem}.mat', out['est_kernel'][0].cpu().numpy().astype('float32'))
 
     def networks(self):
         return {}

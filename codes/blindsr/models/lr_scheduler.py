@@ -25,6 +25,8 @@ import math
 
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..options.schema import TRAIN
+
 __all__ = ['MultiStepLR_Restart', 'CosineAnnealingLR_Restart', 'build_scheduler', 'SCHEMES']
 
 
@@ -174,6 +176,8 @@ def build_scheduler(optimizer, train_opt):
     """
     def opt(key, default=None):
         value = train_opt.get(key)
+        if value is None and key in TRAIN:
+            value = TRAIN[key].default      # the option schema holds the defaults
         return default if value is None else value
 
     scheme = train_opt.get('lr_scheme')
@@ -181,7 +185,7 @@ def build_scheduler(optimizer, train_opt):
         return MultiStepLR_Restart(optimizer, [], warmup_iter=opt('warmup_iter', -1))
     if scheme == 'MultiStepLR':
         return MultiStepLR_Restart(optimizer, opt('lr_steps', []), restarts=train_opt.get('restarts'),
-                                   weights=train_opt.get('restart_weights'), gamma=opt('lr_gamma', 0.1),
+                                   weights=train_opt.get('restart_weights'), gamma=opt('lr_gamma'),
                                    clear_state=opt('clear_state', False),
                                    warmup_iter=opt('warmup_iter', -1))
     if scheme == 'CosineAnnealingLR_Restart':
@@ -190,6 +194,6 @@ def build_scheduler(optimizer, train_opt):
         return CosineAnnealingLR_Restart(optimizer, train_opt['T_period'],
                                          restarts=train_opt.get('restarts'),
                                          weights=train_opt.get('restart_weights'),
-                                         eta_min=opt('eta_min', 0), warmup_iter=opt('warmup_iter', -1))
+                                         eta_min=opt('eta_min'), warmup_iter=opt('warmup_iter', -1))
     raise ValueError(f'train.lr_scheme: unknown scheme {scheme!r}; valid: {", ".join(SCHEMES)} '
                      f'(or null for a constant lr)')

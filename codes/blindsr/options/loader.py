@@ -6,13 +6,26 @@ unset), so a typo in code raises ``KeyError`` instead of silently reading ``None
 import copy
 import difflib
 import inspect
+import logging
 import math
 from pathlib import Path
 
 import yaml
 
 from ..utils.paths import REPO_ROOT, resolve_path
-from .schema import DATASET, EXTRA_SECTIONS, NETWORK_G, SECTIONS, TOP_LEVEL, Key
+from .schema import DATASET, EXTRA_SECTIONS, LOSS_TERM, NETWORK_G, SECTIONS, TOP_LEVEL, Key
+
+
+logger = logging.getLogger(__name__)
+_warned_unused = set()
+
+
+def _warn_unused(where, key):
+    """One warning per process and key name for an accepted-but-ignored option."""
+    if where not in _warned_unused:
+        _warned_unused.add(where)
+        logger.warning("option '%s' is accepted for the authors' files but not used here%s", where,
+                       f' ({key.help})' if key.help else '')
 
 
 class OptionsError(ValueError):
@@ -82,6 +95,8 @@ def _validate_section(raw, schema, prefix, extra_keys=(), optional=()):
         where = f'{prefix}.{k}' if prefix else str(k)
         if k in schema:
             out[k] = _check_type(v, schema[k], where)
+            if schema[k].unused and out[k] is not None and out[k] != schema[k].default:
+                _warn_unused(where, schema[k])
             choices = schema[k].choices
             if choices and out[k] is not None and out[k] not in choices:
                 raise OptionsError(f"'{where}' must be one of {list(choices)}, got {v!r}")
@@ -147,9 +162,13 @@ def validate(raw, is_train, optional=()):
     caller that does not use them waives (the authors' prepare_testset.yml leaves them null).
     """
     from ..registry import MODELS
-    MODELS.names()   # importing the model modules lets methods register their sections
     if not isinstance(raw, dict):
         raise OptionsError('the file must hold a mapping of options')
+    model = raw.get('model') or TOP_LEVEL['model'].default
+    try:
+        MODELS.get(model)    # imports that model's module alone, which registers its option sections
+    except KeyError as e:
+        raise OptionsError(f"'model': {e.args[0]}") from None
     sections = dict(SECTIONS, **EXTRA_SECTIONS)
     for k, v in raw.items():
         if k in TOP_LEVEL or k in sections or k == 'datasets':
@@ -193,7 +212,20 @@ def validate(raw, is_train, optional=()):
                 opt['train'] = None
                 continue
         opt[name] = _validate_section(raw.get(name), schema, name)
+    if opt.get('train') and opt['train']['losses']:
+        opt['train']['losses'] = [_loss_term(entry, f'train.losses[{i}]')
+                                  for i, entry in enumerate(opt['train']['losses'])]
     return opt
+
+
+def _loss_term(entry, where):
+    from ..registry import LOSSES
+    term = _validate_section(entry, LOSS_TERM, where)
+    if term['type'] not in LOSSES:
+        raise OptionsError(f"'{where}.type': unknown loss {term['type']!r}; available: {', '.join(LOSSES.names())}")
+    if term['weight'] < 0:
+        raise OptionsError(f"'{where}.weight' = {term['weight']} must be >= 0")
+    return term
 
 
 def _resolve_paths(opt, is_train):

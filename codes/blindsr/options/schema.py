@@ -15,6 +15,7 @@ class Key:
     required: bool = False
     choices: Optional[Tuple] = None
     help: str = ''
+    unused: bool = False       # accepted for the authors' files, ignored here: a set value warns once
 
 
 def _k(type_, default=None, **kw):
@@ -23,9 +24,9 @@ def _k(type_, default=None, **kw):
 
 TOP_LEVEL = {
     'name': _k(str, required=True, help='run name; outputs go to results/<name>/'),
-    'suffix': _k(str),
+    'suffix': _k(str, unused=True),
     'model': _k(str, 'blind', help='model recipe (registry MODELS)'),
-    'distortion': _k(str, 'sr', choices=('sr',)),
+    'distortion': _k(str, 'sr', choices=('sr',), unused=True),
     'scale': _k(int, required=True, choices=(1, 2, 3, 4, 8)),
     'gpu_ids': _k('list[int]', help='[] or null: CPU; [0, ...]: CUDA when available'),
     'kernel_size': _k(int, 21),
@@ -40,7 +41,7 @@ TOP_LEVEL = {
     'test_noise': _k(bool, False), 'noise': _k(float, 15.0),
     'test_jpeg': _k(bool, False), 'jpeg': _k(int, 70),
     'pca_path': _k(str),
-    'cal_lr_psnr': _k(bool, False),
+    'cal_lr_psnr': _k(bool, False, unused=True, help='LR-PSNR is always measured where it can be'),
     'crop_border': _k(int, help='pixels cut on each side for metrics; null: the scale'),
     'use_tb_logger': _k(bool, False),
     # ours
@@ -60,10 +61,10 @@ DATASET = {
     'mode': _k(str, required=True, help='GT | LQ | GTLQ (registry DATASETS)'),
     'dataroot_GT': _k(str), 'dataroot_LQ': _k(str),
     'use_shuffle': _k(bool, True), 'n_workers': _k(int, 0), 'batch_size': _k(int, 1),
-    'GT_size': _k(int), 'LR_size': _k(int),
+    'GT_size': _k(int), 'LR_size': _k(int, unused=True, help='the LR patch follows from GT_size / scale'),
     'use_flip': _k(bool, False), 'use_rot': _k(bool, False),
     'color': _k(str, 'RGB'),
-    'data_type': _k(str, 'img', choices=('img',)),
+    'data_type': _k(str, 'img', choices=('img',), unused=True),
     # repeated from the top level in the authors' LQ example; must agree with it
     'scale': _k(int), 'kernel_size': _k(int),
 }
@@ -72,7 +73,7 @@ NETWORK_G = {
     'which_model_G': _k(str, required=True, help='architecture name (registry ARCHS)'),
     'in_nc': _k(int), 'out_nc': _k(int), 'nf': _k(int), 'nb': _k(int), 'gc': _k(int),
     'manet_nf': _k(int), 'manet_nb': _k(int), 'split': _k(int),
-    'upscale': _k(int, help='unused (only in the authors\' prepare_testset.yml)'),
+    'upscale': _k(int, unused=True, help='only in the authors\' prepare_testset.yml; the scale is top-level'),
 }
 
 PATH = {
@@ -95,6 +96,17 @@ TRAIN = {
     'pixel_criterion_lr': _k(str), 'pixel_weight_lr': _k(float, 0.0),
     'manual_seed': _k(int, 0),
     'val_freq': _k(int, 5000),
+    'losses': _k(list, help='ours: extra loss terms, a list of {type, weight, compares, name} (see LOSS_TERM)'),
+}
+
+# One entry of train.losses: a registered loss (registry LOSSES), its weight, what it compares.
+LOSS_TERM = {
+    'type': _k(str, required=True, help='a registered loss, e.g. l1, cb, kl'),
+    'weight': _k(float, required=True),
+    'compares': _k(str, required=True, choices=('sr', 'kernel', 'lr', 'latent'),
+                   help='sr: SR vs HR; kernel: estimated vs true kernels; lr: re-degraded HR vs clean LR; '
+                   'latent: a latent Gaussian vs N(0, 1)'),
+    'name': _k(str, help='name in logs (default l_<type>)'),
 }
 
 LOGGER = {
