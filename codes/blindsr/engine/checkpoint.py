@@ -14,6 +14,16 @@ import torch
 
 from ..utils.files import atomic_torch_save
 
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:     # numpy 1
+    from numpy.core.multiarray import _reconstruct
+
+# What a training state holds beyond tensors and plain containers: numpy's RNG state.
+STATE_GLOBALS = [(_reconstruct, 'numpy.core.multiarray._reconstruct'),
+                 (_reconstruct, 'numpy._core.multiarray._reconstruct'),
+                 np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
 logger = logging.getLogger(__name__)
 
 
@@ -76,7 +86,8 @@ def load_state(path, model, device):
     if not path.is_file():
         raise FileNotFoundError(f'{path}: training state not found (check path.resume_state or --resume)')
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        with torch.serialization.safe_globals(STATE_GLOBALS):
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # a truncated or foreign file
         raise ValueError(f'{path}: not a readable training state ({type(e).__name__}: {e})') from None
     models_dir = path.parent.parent / 'models'
