@@ -28,8 +28,10 @@ def test_stage2_with_mean_kernel_loads_stage2_weights():
 
 
 def test_bicubic():
-    sr, field = ARCHS.get('Bicubic')(scale=3)(torch.rand(1, 3, 5, 6))
-    assert sr.shape == (1, 3, 15, 18) and field is None and 0 <= sr.min() and sr.max() <= 1
+    net = ARCHS.get('Bicubic')(scale=3)
+    sr = net(torch.rand(1, 3, 5, 6))
+    assert sr.shape == (1, 3, 15, 18) and 0 <= sr.min() and sr.max() <= 1
+    assert net.capabilities.outputs == ('sr',) and not net.capabilities.estimates_kernel
 
 
 def test_mean_kernel_of_a_training_mix_with_random_fields():

@@ -94,7 +94,7 @@ def _write_opt(path, dataroot, sv_sets='[Tiny]', extra=''):
         {extra}
         datasets:
           test1: {{name: Tiny, mode: GT, dataroot_GT: {dataroot}}}
-        network_G: {{which_model_G: ~, upscale: 0}}
+        network_G: {{which_model_G: ~}}
         """))
     return path
 
