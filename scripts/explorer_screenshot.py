@@ -18,7 +18,8 @@ sys.path.insert(0, str(ROOT / 'codes'))
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--path', required=True, help='kernel-field .npz (test.py / infer.py --save_kernel)')
-    p.add_argument('--out', default=str(ROOT / 'docs' / 'kernel_explorer.png'), help='PNG to write')
+    p.add_argument('--out', default=str(ROOT / 'results' / 'kernel_explorer.png'),
+                   help='PNG to write (default results/kernel_explorer.png; the README copy is docs/kernel_explorer.png)')
     p.add_argument('--x', type=int, default=None, help='SR pixel column to select (default: centre)')
     p.add_argument('--y', type=int, default=None, help='SR pixel row to select (default: centre)')
     p.add_argument('--size', default='1000x640', help='browser window WIDTHxHEIGHT (default 1000x640)')
