@@ -11,13 +11,8 @@ skipped; the exit status is then 1 (2 for a usage error). Existing outputs are k
 ``--overwrite``.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
-
-# OpenMP threads that spin between operations steal the CPU from each other on a busy machine
-# (measured: a tiled run 10-100x slower); sleeping threads cost next to nothing here.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
