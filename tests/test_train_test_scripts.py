@@ -197,6 +197,8 @@ def test_test_py_gt_and_lq_modes(tmp_path, run_name):
     ('typo', "unknown key 'train.nitr' (did you mean 'niter'?)"),
     ('empty_folder', 'no image files'),
     ('missing_ckpt', 'not found'),
+    ('zero_print_freq', "'logger.print_freq' = 0 must be >= 1"),
+    ('negative_niter', "'train.niter' = -5 must be >= 1"),
 ])
 def test_bad_input_one_line_error(tmp_path, run_name, case, message):
     args = [TRAIN, '--opt', str(write_opt(tmp_path, run_name))]
@@ -209,11 +211,17 @@ def test_bad_input_one_line_error(tmp_path, run_name, case, message):
         args += ['--set', f'datasets.train.dataroot_GT={tmp_path / "empty"}']
     elif case == 'missing_ckpt':
         args += ['--set', 'path.pretrain_model_G=results/none/none.pth']
+    elif case == 'zero_print_freq':
+        args += ['--set', 'logger.print_freq=0']
+    elif case == 'negative_niter':
+        args += ['--set', 'train.niter=-5']
     res = run(args, check=False)
     assert res.returncode == 2, res.stderr[-2000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, res.stderr[-2000:]
     assert 'Traceback' not in res.stderr
+    if case in ('zero_print_freq', 'negative_niter'):
+        assert not (REPO_ROOT / 'results' / run_name).exists()
 
 
 def test_lr_consistency_loss_tensorboard_and_checkpoint_pruning(tmp_path, run_name):
