@@ -126,7 +126,7 @@ def test_set_overrides_are_type_checked(tmp_path):
     ('kernel_size=-3', "'kernel_size' = -3 must be an odd integer >= 1"),
     ('datasets.val.kernel_size=20', "'datasets.val.kernel_size' = 20 must be an odd integer >= 1"),
     ('train.lr_G=0', "'train.lr_G' = 0.0 must be > 0"),
-    ('train.val_freq=0', "'train.val_freq' = 0 must be >= 1"),
+    ('train.val_freq=-1', "'train.val_freq' = -1 must be >= 0"),
     ('rate_iso=1.5', "'rate_iso' = 1.5 must be in [0, 1]"),
     ('datasets.train.n_workers=-1', "'datasets.train.n_workers' = -1 must be >= 0"),
     ('train.lr_steps=[5, -1]', "'train.lr_steps' = [5, -1] must be >= 0"),

@@ -117,7 +117,7 @@ TRAIN = {
     'pixel_criterion': _k(str), 'pixel_weight': _k(float, 0.0, min=0),
     'pixel_criterion_lr': _k(str), 'pixel_weight_lr': _k(float, 0.0, min=0),
     'manual_seed': _k(int, 0),
-    'val_freq': _k(int, 5000, min=1),
+    'val_freq': _k(int, 5000, min=0, help='iterations between validations (0: none)'),
     'losses': _k(list, help='ours: extra loss terms, a list of {type, weight, compares, name} (see LOSS_TERM)'),
 }
 
