@@ -237,3 +237,32 @@ def test_lr_consistency_loss_tensorboard_and_checkpoint_pruning(tmp_path, run_na
     assert sorted(p.name for p in (root / 'training_state').iterdir()) == ['3.state', '4.state']
     assert sorted(p.name for p in (root / 'models').glob('[0-9]*')) == ['3_G.pth', '3_G.yml', '4_G.pth', '4_G.yml']
     assert list((root / 'tb_logger').glob('events.out.tfevents.*'))
+
+
+def test_test_py_records_an_unreadable_image_and_runs_the_rest(tmp_path, run_name):
+    import shutil
+    folder = tmp_path / 'HR'
+    folder.mkdir()
+    for n in ('toy1', 'toy2'):
+        shutil.copy(REPO_ROOT / 'datasets' / 'toy_dataset' / 'HR_si' / f'{n}.png', folder / f'{n}.png')
+    (folder / 'broken.png').write_bytes(b'\x00not a png at all' * 8)
+    opt = tmp_path / 'test.yml'
+    opt.write_text(textwrap.dedent(f"""
+        name: {run_name}
+        model: blind
+        scale: 4
+        datasets:
+          test_1: {{name: toy_gt, mode: GT, dataroot_GT: {folder}}}
+        network_G: {{which_model_G: Bicubic}}
+        path: {{strict_load: true}}
+    """))
+    res = run([TEST, '--opt', str(opt)], check=False)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert 'Traceback' not in res.stderr
+    rows = list(csv.DictReader(open(REPO_ROOT / 'results' / run_name / 'toy_gt' / 'metrics.csv')))
+    assert [r['image'] for r in rows] == ['broken', 'toy1', 'toy2', 'average']
+    assert [r['status'] for r in rows] == ['failed', 'ok', 'ok', '']
+    assert 'cannot decode image' in rows[0]['reason'] and rows[0]['psnr_y'] == ''
+    assert float(rows[1]['psnr_y']) > 15
+    assert float(rows[3]['psnr_y']) == pytest.approx((float(rows[1]['psnr_y']) + float(rows[2]['psnr_y'])) / 2, abs=1e-5)
+    assert '1 of 3 image(s) failed: broken' in res.stderr
