@@ -199,6 +199,7 @@ def test_test_py_gt_and_lq_modes(tmp_path, run_name):
     ('missing_ckpt', 'not found'),
     ('zero_print_freq', "'logger.print_freq' = 0 must be >= 1"),
     ('negative_niter', "'train.niter' = -5 must be >= 1"),
+    ('corrupt_images', '2 of 9 dataset image file(s) cannot be read'),  # + 2 val images
 ])
 def test_bad_input_one_line_error(tmp_path, run_name, case, message):
     args = [TRAIN, '--opt', str(write_opt(tmp_path, run_name))]
@@ -215,12 +216,21 @@ def test_bad_input_one_line_error(tmp_path, run_name, case, message):
         args += ['--set', 'logger.print_freq=0']
     elif case == 'negative_niter':
         args += ['--set', 'train.niter=-5']
+    elif case == 'corrupt_images':      # Set5 (5 images) plus two bad files; found before any iteration
+        import shutil
+        folder = tmp_path / 'HR'
+        shutil.copytree(REPO_ROOT / 'datasets' / 'Set5' / 'HR', folder)
+        (folder / 'broken.png').write_bytes(b'garbage' * 10)
+        (folder / 'empty.jpg').write_bytes(b'')
+        args += ['--set', f'datasets.train.dataroot_GT={folder}']
     res = run(args, check=False)
     assert res.returncode == 2, res.stderr[-2000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, res.stderr[-2000:]
     assert 'Traceback' not in res.stderr
-    if case in ('zero_print_freq', 'negative_niter'):
+    if case == 'corrupt_images':
+        assert str(tmp_path / 'HR' / 'broken.png') in last and str(tmp_path / 'HR' / 'empty.jpg') in last
+    if case in ('zero_print_freq', 'negative_niter', 'corrupt_images', 'empty_folder'):
         assert not (REPO_ROOT / 'results' / run_name).exists()
 
 
