@@ -142,6 +142,21 @@ def test_out_of_range_values_are_one_line_naming_the_option(tmp_path, override, 
     assert expected in msg, msg
 
 
+def test_tile_overlap_must_be_smaller_than_the_tile(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(OptionsError, match=r"'tile_overlap' = 32 must be smaller than 'tile' = 8"):
+        load_options(path, is_train=False, overrides=['tile=8'])
+    assert load_options(path, is_train=False, overrides=['tile=64'])['tile_overlap'] == 32
+
+
+def test_a_top_level_list_is_one_line_naming_the_file(tmp_path):
+    path = write(tmp_path, '- name: a\n- scale: 4\n')
+    for overrides in (None, ['name=b']):
+        with pytest.raises(OptionsError) as e:
+            load_options(path, is_train=True, overrides=overrides)
+        assert str(e.value) == f'{path}: the file must hold a mapping of options, not a list'
+
+
 def test_range_edges_are_allowed(tmp_path):
     opt = load_options(write(tmp_path, MINIMAL), is_train=True, overrides=[
         'logger.print_freq=1', 'train.niter=1', 'kernel_size=1', 'rate_iso=1', 'datasets.train.n_workers=0'])

@@ -186,6 +186,8 @@ def validate(raw, is_train, optional=()):
         raise _unknown(k, list(TOP_LEVEL) + list(sections) + ['datasets'], k)
     top_raw = {k: v for k, v in raw.items() if k in TOP_LEVEL}
     opt = _validate_section(top_raw, TOP_LEVEL, '', optional=optional)
+    if opt['tile'] and opt['tile_overlap'] >= opt['tile']:
+        raise OptionsError(f"'tile_overlap' = {opt['tile_overlap']} must be smaller than 'tile' = {opt['tile']}")
     if is_train and opt['train_sv_rate'] and opt['rate_iso']:
         raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} needs 'rate_iso' = 0 (got {opt['rate_iso']}): "
                            'the random training fields are anisotropic')
@@ -290,6 +292,8 @@ def load_options(path, is_train, overrides=None, optional=()):
         mark = getattr(e, 'problem_mark', None)
         where = f' at line {mark.line + 1}' if mark else ''
         raise OptionsError(f'{path}: not valid YAML{where}: {getattr(e, "problem", e)}') from None
+    if raw is not None and not isinstance(raw, dict):
+        raise OptionsError(f'{path}: the file must hold a mapping of options, not a {type(raw).__name__}')
     try:
         raw = apply_overrides(raw if raw is not None else {}, overrides)
         opt = validate(raw, is_train, optional)
