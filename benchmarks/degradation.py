@@ -53,9 +53,9 @@ def _reset_peak():
 
 
 def _child(case, repeats, warm, threads):
-    import torch
+    from blindsr.degradation import Degradation  # first: sets the OpenMP wait policy before torch loads
 
-    from blindsr.degradation import Degradation
+    import torch
 
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)

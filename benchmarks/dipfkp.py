@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'codes'))
 
+import blindsr  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from blindsr.archs.fkp_arch import load_kernel_prior  # noqa: E402

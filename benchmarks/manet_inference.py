@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'codes'))
+
+import blindsr  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from blindsr.archs.kernel_field import hr_kernel_field  # noqa: E402
 from blindsr.archs.manet_stages_arch import MANet_s1  # noqa: E402

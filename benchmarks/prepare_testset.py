@@ -42,7 +42,7 @@ def _status_mb(field):
 
 
 def _child(case, threads):
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
     import numpy as np
     import torch
     from blindsr.testsets.build import CaseWriter

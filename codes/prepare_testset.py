@@ -11,13 +11,8 @@ instead: ``<set>/HR``, ``<set>/DIPFKP_lr_x<s>``, ``<set>/DIPFKP_gt_k_x<s>`` (``.
 the ``KernelGANFKP_*`` ones (x2, x4). Existing files are kept unless ``--overwrite``.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
-
-# Many small tensor operations: OpenMP threads that spin between them only steal the CPU from each
-# other on a busy machine (measured 10-40x slower); sleeping threads cost nothing here.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

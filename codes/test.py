@@ -5,6 +5,8 @@
 Outputs go to ``results/<name>/<set>/`` (an earlier folder of the same name is archived, never
 overwritten): ``<img>.png`` (SR), ``kernels/<img>.png`` (estimated | true kernel at the image
 centre), ``metrics.csv``, and with ``--save_kernel`` ``npz/<img>.npz`` for the kernel explorer.
+An image that cannot be read is a ``failed`` row of metrics.csv (with the reason) and the rest still
+run; the exit status is then 1 (2 for a usage error).
 """
 import argparse
 import sys
@@ -32,7 +34,8 @@ def main(argv=None):
         from blindsr.engine.tester import test
         from blindsr.options import load_options
         opt = load_options(args.opt, is_train=False, overrides=args.set)
-        test(opt, save_kernel=args.save_kernel)
+        summary = test(opt, save_kernel=args.save_kernel)
+        return 1 if summary.failed else 0
     return run_cli(job)
 
 

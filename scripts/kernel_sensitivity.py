@@ -10,11 +10,9 @@ import argparse
 import csv
 import io
 import logging
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'codes'))
 

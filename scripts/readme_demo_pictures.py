@@ -26,10 +26,10 @@ def main():
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(message)s')
 
+    from blindsr.archs.baselines_arch import Bicubic  # first: sets the OpenMP wait policy before torch loads
     import numpy as np
     import torch
 
-    from blindsr.archs.baselines_arch import Bicubic
     from blindsr.explorer.field_file import load_kernel_field
     from blindsr.explorer.grid_picture import save_kernel_grid
     from blindsr.utils.image_io import read_image, write_image

@@ -1,4 +1,8 @@
-"""Shared test fixtures: import path, the ``../shared`` material, determinism."""
+"""Shared test fixtures: import path, the ``../shared`` material, determinism.
+
+blindsr is imported before torch so that its OpenMP wait policy (passive) holds for the suite and
+for the subprocesses the tests start, which inherit the environment.
+"""
 import os
 import sys
 from pathlib import Path

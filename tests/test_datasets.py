@@ -328,3 +328,29 @@ def test_val_loader(pairs):
     loader = build_dataloader(ds, opt, 'val', seed=0)
     assert loader.batch_size == 1 and loader.num_workers == 1
     assert [b['GT_path'][0][-7:] for b in loader] == ['im0.png', 'im1.png', 'im2.png']
+
+
+def test_check_image_files_names_every_bad_file_once(tmp_path):
+    from blindsr.data.folders import check_image_files
+    gt, lq = tmp_path / 'gt', tmp_path / 'lq'
+    gt.mkdir()
+    lq.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(gt / f'{i}.png'), np.full((8, 8, 3), 40 * i, np.uint8))
+    (gt / 'bad.png').write_bytes(b'\x89PNG truncated')
+    (lq / 'x.png').write_bytes(b'nope')
+    datasets = {'train': {'mode': 'GT', 'dataroot_GT': str(gt), 'dataroot_LQ': str(tmp_path / 'unused')},
+                'val': {'mode': 'GT', 'dataroot_GT': str(gt)},          # same folder: checked once
+                'fkp': {'mode': 'kernels'}}
+    with pytest.raises(DatasetError) as e:
+        check_image_files(datasets)
+    msg = str(e.value)
+    assert '\n' not in msg and msg.startswith('1 of 4 dataset image file(s) cannot be read'), msg
+    assert str(gt / 'bad.png') in msg and msg.count('bad.png') == 1
+    datasets['val'] = {'mode': 'LQ', 'dataroot_LQ': str(lq)}
+    with pytest.raises(DatasetError, match=r'2 of 5 .*bad\.png.*x\.png'):
+        check_image_files(datasets)
+    (gt / 'bad.png').unlink()
+    (lq / 'x.png').unlink()
+    cv2.imwrite(str(lq / 'x.png'), np.zeros((2, 2, 3), np.uint8))
+    assert check_image_files(datasets) == 4

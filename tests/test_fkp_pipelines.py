@@ -38,7 +38,7 @@ def run_name(request):
 
 
 def run(script, *args):
-    env = dict(os.environ, OMP_NUM_THREADS='2', OMP_WAIT_POLICY='PASSIVE')
+    env = dict(os.environ, OMP_NUM_THREADS='2')
     res = subprocess.run([PY, str(CODES / script), *map(str, args)], capture_output=True, text=True, env=env, cwd='/',
                          check=False)
     if res.returncode != 0:

@@ -134,3 +134,23 @@ def test_errors_are_one_line(photos, tmp_path, capsys, one_thread):
                                        'gc': 4})
     assert infer.main(['--input', str(photos), '--model', str(s2), '--output', str(tmp_path)]) == 2
     assert 'needs the true kernel' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('tiles, message', [
+    (['--tile', '8', '--tile_overlap', '32'], '--tile_overlap 32 must be smaller than --tile 8'),
+    (['--tile', '32', '--tile_overlap', '32'], '--tile_overlap 32 must be smaller than --tile 32'),
+    (['--tile', '-1'], '--tile and --tile_overlap must be >= 0'),
+])
+def test_tile_arguments_are_usage_errors(capsys, tiles, message):
+    import infer
+    with pytest.raises(SystemExit) as e:
+        infer.parse_args(['--input', 'x', '--model', 'y.pth', '--output', 'o'] + tiles)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('usage:') and f'error: {message}' in err, err
+
+
+def test_whole_image_ignores_the_overlap():
+    import infer
+    args = infer.parse_args(['--input', 'x', '--model', 'y.pth', '--output', 'o', '--tile', '0', '--tile_overlap', '64'])
+    assert (args.tile, args.tile_overlap) == (0, 64)

@@ -117,6 +117,52 @@ def test_set_overrides_are_type_checked(tmp_path):
         load_options(path, is_train=True, overrides=['train.niter'])
 
 
+@pytest.mark.parametrize('override, expected', [
+    ('logger.print_freq=0', "'logger.print_freq' = 0 must be >= 1"),
+    ('logger.save_checkpoint_freq=0', "'logger.save_checkpoint_freq' = 0 must be >= 1"),
+    ('datasets.train.batch_size=0', "'datasets.train.batch_size' = 0 must be >= 1"),
+    ('train.niter=-5', "'train.niter' = -5 must be >= 1"),
+    ('kernel_size=20', "'kernel_size' = 20 must be an odd integer >= 1"),
+    ('kernel_size=-3', "'kernel_size' = -3 must be an odd integer >= 1"),
+    ('datasets.val.kernel_size=20', "'datasets.val.kernel_size' = 20 must be an odd integer >= 1"),
+    ('train.lr_G=0', "'train.lr_G' = 0.0 must be > 0"),
+    ('train.val_freq=-1', "'train.val_freq' = -1 must be >= 0"),
+    ('rate_iso=1.5', "'rate_iso' = 1.5 must be in [0, 1]"),
+    ('datasets.train.n_workers=-1', "'datasets.train.n_workers' = -1 must be >= 0"),
+    ('train.lr_steps=[5, -1]', "'train.lr_steps' = [5, -1] must be >= 0"),
+    ('scale=0', "'scale' must be one of [1, 2, 3, 4, 8], got 0"),
+    ("train.losses=[{type: l1, weight: -1, compares: sr}]", "'train.losses[0].weight' = -1.0 must be >= 0"),
+])
+def test_out_of_range_values_are_one_line_naming_the_option(tmp_path, override, expected):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(OptionsError) as e:
+        load_options(path, is_train=True, overrides=[override])
+    msg = str(e.value)
+    assert '\n' not in msg and msg.startswith(str(path)), msg
+    assert expected in msg, msg
+
+
+def test_tile_overlap_must_be_smaller_than_the_tile(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(OptionsError, match=r"'tile_overlap' = 32 must be smaller than 'tile' = 8"):
+        load_options(path, is_train=False, overrides=['tile=8'])
+    assert load_options(path, is_train=False, overrides=['tile=64'])['tile_overlap'] == 32
+
+
+def test_a_top_level_list_is_one_line_naming_the_file(tmp_path):
+    path = write(tmp_path, '- name: a\n- scale: 4\n')
+    for overrides in (None, ['name=b']):
+        with pytest.raises(OptionsError) as e:
+            load_options(path, is_train=True, overrides=overrides)
+        assert str(e.value) == f'{path}: the file must hold a mapping of options, not a list'
+
+
+def test_range_edges_are_allowed(tmp_path):
+    opt = load_options(write(tmp_path, MINIMAL), is_train=True, overrides=[
+        'logger.print_freq=1', 'train.niter=1', 'kernel_size=1', 'rate_iso=1', 'datasets.train.n_workers=0'])
+    assert (opt['logger']['print_freq'], opt['train']['niter'], opt['kernel_size']) == (1, 1, 1)
+
+
 def test_dataset_scale_must_agree(tmp_path):
     text = MINIMAL.replace('mode: GT, dataroot_GT: datasets/toy_dataset/HR_si}', 'mode: GT, dataroot_GT: datasets/toy_dataset/HR_si, scale: 2}')
     with pytest.raises(OptionsError, match="'datasets.val.scale' = 2 disagrees"):

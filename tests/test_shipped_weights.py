@@ -54,7 +54,7 @@ def test_main_command_stage3_demo(tmp_path):
     from PIL import Image
 
     name = f'pytest_stage3_demo_{os.getpid()}'
-    env = dict(os.environ, OMP_NUM_THREADS='2', OMP_WAIT_POLICY='PASSIVE')
+    env = dict(os.environ, OMP_NUM_THREADS='2')
     try:
         res = subprocess.run([sys.executable, str(REPO_ROOT / 'codes/test.py'), '--opt',
                               str(REPO_ROOT / 'options/test/test_stage3_demo.yml'), '--set', f'name={name}'],

@@ -197,6 +197,9 @@ def test_test_py_gt_and_lq_modes(tmp_path, run_name):
     ('typo', "unknown key 'train.nitr' (did you mean 'niter'?)"),
     ('empty_folder', 'no image files'),
     ('missing_ckpt', 'not found'),
+    ('zero_print_freq', "'logger.print_freq' = 0 must be >= 1"),
+    ('negative_niter', "'train.niter' = -5 must be >= 1"),
+    ('corrupt_images', '2 of 9 dataset image file(s) cannot be read'),  # + 2 val images
 ])
 def test_bad_input_one_line_error(tmp_path, run_name, case, message):
     args = [TRAIN, '--opt', str(write_opt(tmp_path, run_name))]
@@ -209,11 +212,26 @@ def test_bad_input_one_line_error(tmp_path, run_name, case, message):
         args += ['--set', f'datasets.train.dataroot_GT={tmp_path / "empty"}']
     elif case == 'missing_ckpt':
         args += ['--set', 'path.pretrain_model_G=results/none/none.pth']
+    elif case == 'zero_print_freq':
+        args += ['--set', 'logger.print_freq=0']
+    elif case == 'negative_niter':
+        args += ['--set', 'train.niter=-5']
+    elif case == 'corrupt_images':      # Set5 (5 images) plus two bad files; found before any iteration
+        import shutil
+        folder = tmp_path / 'HR'
+        shutil.copytree(REPO_ROOT / 'datasets' / 'Set5' / 'HR', folder)
+        (folder / 'broken.png').write_bytes(b'garbage' * 10)
+        (folder / 'empty.jpg').write_bytes(b'')
+        args += ['--set', f'datasets.train.dataroot_GT={folder}']
     res = run(args, check=False)
     assert res.returncode == 2, res.stderr[-2000:]
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith('error: ') and message in last, res.stderr[-2000:]
     assert 'Traceback' not in res.stderr
+    if case == 'corrupt_images':
+        assert str(tmp_path / 'HR' / 'broken.png') in last and str(tmp_path / 'HR' / 'empty.jpg') in last
+    if case in ('zero_print_freq', 'negative_niter', 'corrupt_images', 'empty_folder'):
+        assert not (REPO_ROOT / 'results' / run_name).exists()
 
 
 def test_lr_consistency_loss_tensorboard_and_checkpoint_pruning(tmp_path, run_name):
@@ -229,3 +247,32 @@ def test_lr_consistency_loss_tensorboard_and_checkpoint_pruning(tmp_path, run_na
     assert sorted(p.name for p in (root / 'training_state').iterdir()) == ['3.state', '4.state']
     assert sorted(p.name for p in (root / 'models').glob('[0-9]*')) == ['3_G.pth', '3_G.yml', '4_G.pth', '4_G.yml']
     assert list((root / 'tb_logger').glob('events.out.tfevents.*'))
+
+
+def test_test_py_records_an_unreadable_image_and_runs_the_rest(tmp_path, run_name):
+    import shutil
+    folder = tmp_path / 'HR'
+    folder.mkdir()
+    for n in ('toy1', 'toy2'):
+        shutil.copy(REPO_ROOT / 'datasets' / 'toy_dataset' / 'HR_si' / f'{n}.png', folder / f'{n}.png')
+    (folder / 'broken.png').write_bytes(b'\x00not a png at all' * 8)
+    opt = tmp_path / 'test.yml'
+    opt.write_text(textwrap.dedent(f"""
+        name: {run_name}
+        model: blind
+        scale: 4
+        datasets:
+          test_1: {{name: toy_gt, mode: GT, dataroot_GT: {folder}}}
+        network_G: {{which_model_G: Bicubic}}
+        path: {{strict_load: true}}
+    """))
+    res = run([TEST, '--opt', str(opt)], check=False)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert 'Traceback' not in res.stderr
+    rows = list(csv.DictReader(open(REPO_ROOT / 'results' / run_name / 'toy_gt' / 'metrics.csv')))
+    assert [r['image'] for r in rows] == ['broken', 'toy1', 'toy2', 'average']
+    assert [r['status'] for r in rows] == ['failed', 'ok', 'ok', '']
+    assert 'cannot decode image' in rows[0]['reason'] and rows[0]['psnr_y'] == ''
+    assert float(rows[1]['psnr_y']) > 15
+    assert float(rows[3]['psnr_y']) == pytest.approx((float(rows[1]['psnr_y']) + float(rows[2]['psnr_y'])) / 2, abs=1e-5)
+    assert '1 of 3 image(s) failed: broken' in res.stderr

@@ -6,10 +6,13 @@ key that pointed at the file, so a user knows which line of the option file to f
 True kernels sit beside the LR folder in one of two layouts: ours (``LR_*`` -> ``kernels_*``,
 ``<stem>.npz``) and FKP's (``<M>_lr_x<s>`` -> ``<M>_gt_k_x<s>``, ``<stem>.mat`` with ``Kernel``).
 """
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from blindsr.data.errors import DatasetError
 from blindsr.utils.image_io import ImageNotFoundError, ImageReadError, list_images, read_image
@@ -31,6 +34,41 @@ def load_image(path):
         return read_image(path)
     except (ImageNotFoundError, ImageReadError) as e:
         raise DatasetError(str(e)) from e
+
+
+# which folders of a dataset mode hold images (other modes, e.g. FKP's kernels, read no files)
+_IMAGE_FOLDERS = {'GT': ('dataroot_GT',), 'LQ': ('dataroot_LQ',), 'GTLQ': ('dataroot_GT', 'dataroot_LQ')}
+
+
+def check_image_files(datasets):
+    """Decode every image of the datasets once, before a run writes anything.
+
+    A corrupt file would otherwise surface only when first sampled, maybe hours in. ``datasets``
+    is the validated ``datasets`` section; raises one ``DatasetError`` naming every bad file.
+    """
+    paths = {}
+    for phase, d in datasets.items():
+        for key in _IMAGE_FOLDERS.get(d.get('mode'), ()):
+            for p in image_paths(d.get(key), f'datasets.{phase}.{key}'):
+                paths.setdefault(p, None)
+    if not paths:
+        return 0
+
+    def problem(path):
+        try:
+            read_image(path)
+        except (ImageNotFoundError, ImageReadError) as e:
+            return str(e)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        problems = list(tqdm(pool.map(problem, paths), total=len(paths), desc='checking dataset images',
+                             unit='img', dynamic_ncols=True, leave=False, disable=None))
+    bad = [str(p) for p, msg in zip(paths, problems) if msg]
+    if bad:
+        raise DatasetError(f'{len(bad)} of {len(paths)} dataset image file(s) cannot be read (corrupt, not an '
+                           f'image or unsupported): {", ".join(bad)}; re-export or remove them')
+    return len(paths)
 
 
 _FKP_LR = re.compile(r'_lr_x(\d+)$')

@@ -56,7 +56,7 @@ def build_dataloader(dataset, opt, phase, seed, distributed=False, rank=0, world
                           pin_memory=pin, worker_init_fn=seed_worker)
 
     name = opt.get('name')
-    total = int(opt.get('batch_size') or 1)
+    total = 1 if opt.get('batch_size') is None else int(opt['batch_size'])   # 0 is refused at option load
     world_size = world_size if distributed else 1
     if total % world_size:
         raise DatasetError(f'datasets.{name}: batch_size {total} is not divisible by the '

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..data.errors import DatasetError
 from ..options import dump_options
 from ..registry import MODELS
 from ..utils.device import select_device
@@ -32,8 +33,17 @@ def _fresh_results_root(opt):
     return root
 
 
+class TestSummary(dict):
+    """Set name -> average metrics; ``failed`` lists (set, image, reason) of images that could not be read."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = []
+
+
 def write_csv(rows, path):
-    keys = ['image'] + metric_keys(rows)
+    """One row per image (status ok | failed, with the reason), then the average row."""
+    keys = ['image'] + metric_keys(rows) + ['status', 'reason']
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction='ignore')
     writer.writeheader()
@@ -55,20 +65,40 @@ def save_npz(path, out, scale):
             np.savez_compressed(f, **arrays)
 
 
+def _item_name(dataset, index):
+    """Stem of the dataset's ``index``-th image, for a row of an image that could not be loaded."""
+    paths = getattr(dataset, 'paths', None) or getattr(dataset, 'gt_paths', None)
+    return Path(paths[index]).stem if paths else f'#{index}'
+
+
 def test(opt, save_kernel=False):
+    """Run every set; an unreadable image is recorded as failed and the rest still run.
+
+    Returns a :class:`TestSummary`; its ``failed`` is non-empty when some image failed.
+    """
     root = _fresh_results_root(opt)
     setup_logging(root / f'test_{opt["name"]}_{timestamp()}.log')
     atomic_write_text(dump_options(opt), root / 'options.yml')
     device = select_device(opt['gpu_ids'])
     model = MODELS.get(opt['model'])(opt, device)
-    summary = {}
+    summary = TestSummary()
     for phase, d in opt['datasets'].items():
         loader = build_eval_loader(d)
         folder = root / d['name']
         logger.info('Testing %s (%d images, mode %s) -> %s', d['name'], len(loader), d['mode'], folder)
-        rows = []
+        rows, failed, table = [], [], []     # table: every image in set order
+        batches = iter(loader)
         with logging_redirect_tqdm(loggers=[logger]):
-            for index, batch in enumerate(tqdm(loader, desc=d['name'], dynamic_ncols=True, disable=None)):
+            for index in tqdm(range(len(loader)), desc=d['name'], dynamic_ncols=True, disable=None):
+                try:
+                    batch = next(batches)
+                except DatasetError as e:
+                    stem = _item_name(loader.dataset, index)
+                    logger.error('%s: failed (%s)', stem, e)
+                    failed.append(dict(image=stem, status='failed', reason=str(e)))
+                    table.append(failed[-1])
+                    summary.failed.append((d['name'], stem, str(e)))
+                    continue
                 out, metrics = run_image(model, batch, index, opt)
                 stem = image_stem(batch)
                 if 'sr' in out:
@@ -78,11 +108,15 @@ def test(opt, save_kernel=False):
                     if save_kernel:
                         save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
                 model.save_extra_outputs(out, folder, stem)
-                rows.append(dict(metrics, image=stem))
+                rows.append(dict(metrics, image=stem, status='ok'))
+                table.append(rows[-1])
                 logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
         avg = average(rows)
-        if rows:
-            write_csv(rows + [dict(avg, image='average')], folder / 'metrics.csv')
+        if table:
+            write_csv(table + [dict(avg, image='average')], folder / 'metrics.csv')
+        if failed:
+            logger.error('%s: %d of %d image(s) failed: %s', d['name'], len(failed), len(loader),
+                         ', '.join(r['image'] for r in failed))
         logger.info('----Average of %s: %s', d['name'], format_metrics(avg) or 'no metrics')
         summary[d['name']] = avg
     return summary

@@ -9,6 +9,7 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..data.folders import check_image_files
 from ..data.loader import build_dataloader, build_dataset
 from ..data.sampler import ResumableSampler, SeededSamples
 from ..options import dump_options
@@ -46,6 +47,7 @@ def _build_train_loader(opt, seed, rank, world):
 
 def train(opt, resume=None, launcher='none'):
     """Train ``opt`` (validated options). ``resume``: None, 'auto' or a training-state path."""
+    check_image_files(opt['datasets'])     # a bad file stops the run before results/ is touched
     rank, world, local_rank = distributed.init_distributed(launcher)
     dist = world > 1
     resume = resume or opt['path']['resume_state']

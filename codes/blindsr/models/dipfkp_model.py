@@ -27,21 +27,21 @@ from .fkp_per_image import PerImageKernelModel
 logger = logging.getLogger(__name__)
 
 register_section('dipfkp', {
-    'max_iters': Key(int, 1000, help='iterations per image'),
-    'dip_lr': Key(float, 5e-3, help='Adam learning rate of the DIP'),
-    'kp_lr': Key(float, 0.5, help='Adam learning rate of the FKP latent (spherical)'),
-    'freeze_latent_iters': Key(int, 76, help='the latent is frozen for iterations 1..this'),
-    'ssim_iters': Key(int, 80, help='1 - SSIM loss up to this iteration, MSE after'),
+    'max_iters': Key(int, 1000, min=1, help='iterations per image'),
+    'dip_lr': Key(float, 5e-3, gt=0, help='Adam learning rate of the DIP'),
+    'kp_lr': Key(float, 0.5, gt=0, help='Adam learning rate of the FKP latent (spherical)'),
+    'freeze_latent_iters': Key(int, 76, min=0, help='the latent is frozen for iterations 1..this'),
+    'ssim_iters': Key(int, 80, min=0, help='1 - SSIM loss up to this iteration, MSE after'),
     'dip_seed': Key(int, 1, help='seed of the DIP input noise and weights'),
     'latent_seed': Key(int, 5, help='seed of the initial latent'),
-    'early_stop_patience': Key(int, help='stop once the LR MSE has not improved for this many iterations '
+    'early_stop_patience': Key(int, min=1, help='stop once the LR MSE has not improved for this many iterations '
                                          '(null: always max_iters, as the authors)'),
-    'early_stop_min_delta': Key(float, 1e-3, help='relative improvement that counts for early stopping'),
-    'early_stop_start': Key(int, help='first iteration early stopping watches (null: once the latent moves '
+    'early_stop_min_delta': Key(float, 1e-3, min=0, help='relative improvement that counts for early stopping'),
+    'early_stop_start': Key(int, min=1, help='first iteration early stopping watches (null: once the latent moves '
                                       'and the loss is MSE)'),
     'fast': Key(bool, True, help='channels-last + fused Adam (same algorithm, other float rounding)'),
     'usrnet': Key(bool, True, help='SR by USRNet with the estimated kernel (false: the DIP image is the SR)'),
-    'usrnet_noise': Key(float, 0.0, help="USRNet's noise level, 0..255 (authors: 0; 10 for real images)"),
+    'usrnet_noise': Key(float, 0.0, min=0, max=255, help="USRNet's noise level, 0..255 (authors: 0; 10 for real images)"),
     'save_dip': Key(bool, True, help="write dip/<img>.png, the DIP's own HR estimate, when USRNet makes the SR"),
 })
 

@@ -24,7 +24,7 @@ from .lr_scheduler import build_scheduler
 logger = logging.getLogger(__name__)
 
 register_section('fkp', {
-    'val_limit': Key(int, help='validation: evenly spaced subset of the grid (null: all of it; x4: 16,384 kernels)'),
+    'val_limit': Key(int, min=1, help='validation: evenly spaced subset of the grid (null: all of it; x4: 16,384 kernels)'),
     'save_best': Key(bool, True, help='keep the weights of the best validation log-likelihood as models/best_G.pth'),
 })
 

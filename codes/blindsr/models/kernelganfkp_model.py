@@ -17,19 +17,19 @@ from .fkp_per_image import PerImageKernelModel
 logger = logging.getLogger(__name__)
 
 register_section('kernelganfkp', {
-    'iterations': Key(int, help='iterations per image (null: the authors\' 1000 at x2, 4000 at x4)'),
-    'g_lr': Key(float, 5e-4, help='Adam learning rate of the latent (spherical)'),
-    'd_lr': Key(float, 5e-4, help='Adam learning rate of the critic'),
-    'beta1': Key(float, 0.5, help='Adam beta1 of both'),
-    'batch_size': Key(int, 64, help='crop pairs per iteration'),
-    'g_crop': Key(int, 64, help="side of the generator's crops (the critic's follow)"),
-    'd_steps': Key(int, 3, help='critic updates per iteration'),
-    'g_steps': Key(int, 3, help='generator updates per iteration'),
-    'gp_weight': Key(float, 0.1, help='gradient-penalty weight'),
+    'iterations': Key(int, min=1, help='iterations per image (null: the authors\' 1000 at x2, 4000 at x4)'),
+    'g_lr': Key(float, 5e-4, gt=0, help='Adam learning rate of the latent (spherical)'),
+    'd_lr': Key(float, 5e-4, gt=0, help='Adam learning rate of the critic'),
+    'beta1': Key(float, 0.5, min=0, max=1, help='Adam beta1 of both'),
+    'batch_size': Key(int, 64, min=1, help='crop pairs per iteration'),
+    'g_crop': Key(int, 64, min=1, help="side of the generator's crops (the critic's follow)"),
+    'd_steps': Key(int, 3, min=1, help='critic updates per iteration'),
+    'g_steps': Key(int, 3, min=1, help='generator updates per iteration'),
+    'gp_weight': Key(float, 0.1, min=0, help='gradient-penalty weight'),
     'seed': Key(int, 1, help='seed of the latent, the critic and the crops'),
-    'shave': Key(int, 10, help='pixels cut from every border first (10 for synthetic data, 0 for real photos)'),
+    'shave': Key(int, 10, min=0, help='pixels cut from every border first (10 for synthetic data, 0 for real photos)'),
     'usrnet': Key(bool, True, help='SR by USRNet with the estimated kernel (false: kernels only)'),
-    'usrnet_noise': Key(float, 0.0, help="USRNet's noise level, 0..255 (authors: 0; 10 for real images)"),
+    'usrnet_noise': Key(float, 0.0, min=0, max=255, help="USRNet's noise level, 0..255 (authors: 0; 10 for real images)"),
 })
 
 

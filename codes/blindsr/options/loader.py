@@ -79,6 +79,15 @@ def _check_type(value, key: Key, where):
     raise TypeError(f'bad schema type {t!r} for {where}')
 
 
+def _check_range(value, key: Key, where):
+    """Raise ``OptionsError`` naming the option and its allowed range when ``value`` is outside it."""
+    if value is None or not key.range_text() or key.type not in (int, float, 'list[int]', 'list[float]'):
+        return
+    for v in value if isinstance(value, list) else [value]:
+        if not key.in_range(v):
+            raise OptionsError(f"'{where}' = {value!r} must be {key.range_text()}")
+
+
 def _unknown(key, valid, where):
     close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else ''
@@ -100,6 +109,7 @@ def _validate_section(raw, schema, prefix, extra_keys=(), optional=()):
             choices = schema[k].choices
             if choices and out[k] is not None and out[k] not in choices:
                 raise OptionsError(f"'{where}' must be one of {list(choices)}, got {v!r}")
+            _check_range(out[k], schema[k], where)
         elif k in extra_keys:
             out[k] = v
         else:
@@ -176,8 +186,8 @@ def validate(raw, is_train, optional=()):
         raise _unknown(k, list(TOP_LEVEL) + list(sections) + ['datasets'], k)
     top_raw = {k: v for k, v in raw.items() if k in TOP_LEVEL}
     opt = _validate_section(top_raw, TOP_LEVEL, '', optional=optional)
-    if not 0 <= opt['train_sv_rate'] <= 1:
-        raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} must be in [0, 1]")
+    if opt['tile'] and opt['tile_overlap'] >= opt['tile']:
+        raise OptionsError(f"'tile_overlap' = {opt['tile_overlap']} must be smaller than 'tile' = {opt['tile']}")
     if is_train and opt['train_sv_rate'] and opt['rate_iso']:
         raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} needs 'rate_iso' = 0 (got {opt['rate_iso']}): "
                            'the random training fields are anisotropic')
@@ -223,8 +233,6 @@ def _loss_term(entry, where):
     term = _validate_section(entry, LOSS_TERM, where)
     if term['type'] not in LOSSES:
         raise OptionsError(f"'{where}.type': unknown loss {term['type']!r}; available: {', '.join(LOSSES.names())}")
-    if term['weight'] < 0:
-        raise OptionsError(f"'{where}.weight' = {term['weight']} must be >= 0")
     return term
 
 
@@ -284,6 +292,8 @@ def load_options(path, is_train, overrides=None, optional=()):
         mark = getattr(e, 'problem_mark', None)
         where = f' at line {mark.line + 1}' if mark else ''
         raise OptionsError(f'{path}: not valid YAML{where}: {getattr(e, "problem", e)}') from None
+    if raw is not None and not isinstance(raw, dict):
+        raise OptionsError(f'{path}: the file must hold a mapping of options, not a {type(raw).__name__}')
     try:
         raw = apply_overrides(raw if raw is not None else {}, overrides)
         opt = validate(raw, is_train, optional)
