@@ -58,7 +58,9 @@ def lsm_proximal(r, w, u):
 
     ``w`` is an unconstrained network output. Where it is negative and ``|r - u| < |w|`` both
     masks fire and the result is ``2r - u``; the clean soft-threshold would differ there, and the
-    trained weights expect this form. The masks carry no gradient.
+    trained weights expect this form. The masks carry no gradient. The masks test ``r - (r -+ w) != 0``,
+    so where ``|w|`` is under half an ulp of ``r`` the result jumps to ``u``: rounding-level
+    changes upstream can move such isolated pixels by ``|r - u|``.
     """
     c1 = torch.where(r < u - w, r + w, r)
     m1 = ((r - c1) != 0).to(r.dtype)
