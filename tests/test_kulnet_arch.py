@@ -218,3 +218,21 @@ def test_losses_and_gradients_match_golden(golden_net, fwd, shared):
     sums = torch.tensor([params[n].grad.abs().sum().item() for n in ref['grad_names']], dtype=torch.float64)
     rel = ((sums - ref['grad_abs_sum']).abs() / ref['grad_abs_sum'].clamp_min(1e-30)).max().item()
     assert rel < 2e-3, f'grad |sum| relative error {rel:.3g}'
+
+
+def test_framework_loss_terms_give_the_authors_values(golden_net, fwd, shared):
+    from blindsr.losses.terms import build_loss_terms, term_inputs
+    ref = load_npz(shared, 'kulnet_x4_loss.npz')
+    train_opt = {'pixel_criterion': 'l1', 'pixel_weight': 1.0, 'kernel_criterion': 'l1', 'kernel_weight': 1.0,
+                 'pixel_criterion_lr': None, 'pixel_weight_lr': None,
+                 'losses': [{'type': 'kl', 'weight': 0.001, 'compares': 'latent', 'name': 'l_kl'}]}
+    caps = capabilities_of(golden_net)
+    terms = build_loss_terms(train_opt, caps, scale=4)
+    with torch.no_grad():
+        outputs = dict(zip(caps.outputs, golden_net(fwd['lr_input'], eps=fwd['epsilon'])))
+    batch = {'lr': fwd['lr_input'], 'hr': ref['gt'], 'kernel': ref['real_kernel']}
+    values = {t.name: t.weight * t.criterion(*term_inputs(t, outputs, batch, None)).item() for t in terms}
+    assert set(values) == {'l_pix', 'l_ker', 'l_kl'}
+    for name, value in values.items():
+        assert abs(value - float(ref[name])) <= 1e-6 * max(1.0, abs(float(ref[name]))), name
+    assert abs(sum(values.values()) - float(ref['l_all'])) <= 1e-6
