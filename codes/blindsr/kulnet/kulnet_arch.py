@@ -21,7 +21,9 @@ class KULNet(nn.Module):
     ``forward(lr, gt_kernel=None, eps=None, sample=None)`` returns
     ``(sr, est_kernel (B, l, l), latent_mean, latent_log_std)``. ``gt_kernel`` is accepted for the
     authors' call signature and ignored. ``eps`` (B, 64, h, w) is the latent noise to use instead
-    of a fresh draw; ``sample`` overrides ``sample_latent`` for one call.
+    of a fresh draw (otherwise drawn with ``torch.randn`` on the CPU generator, as the authors
+    did); ``sample`` overrides ``sample_latent`` for one call; ``trace``, a dict, receives DLSM's
+    per-stage tensors (see :meth:`DLSM.forward`).
     """
     capabilities = Capabilities(estimates_kernel=True, takes_kernel=False,
                                 outputs=('sr', 'est_kernel', 'latent_mean', 'latent_log_std'),

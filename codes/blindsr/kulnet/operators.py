@@ -16,6 +16,7 @@ def _per_sample_weight(kernel, channels):
 
 
 def _grouped(x, kernel, transposed):
+    """One grouped (transposed) conv for the whole batch: image b, channel c uses kernel b."""
     b, c, h, w = x.shape
     weight = _per_sample_weight(kernel.to(x.dtype), c)
     pad = (kernel.shape[-2] // 2, kernel.shape[-1] // 2)
