@@ -8,7 +8,9 @@ The network and its options come from ``<ckpt>.yml`` beside weights this project
 from ``--opt`` (e.g. the authors' released weights with their test option file). Images of
 any size run in tiles; gray and RGBA inputs work. A file that cannot be read is reported and
 skipped; the exit status is then 1 (2 for a usage error). Existing outputs are kept unless
-``--overwrite``.
+``--overwrite``. An --output equal to or inside a folder --input, or one where an output
+would replace an input file, is refused (exit 2, nothing written). Inputs sharing a stem
+(photo.png, photo.jpg) are written as photo_png.png and photo_jpg.png; others as <stem>.png.
 """
 import argparse
 import sys
@@ -24,7 +26,9 @@ def parse_args(argv=None):
                                             'checkpoint (network options from the checkpoint or --opt).')
     p.add_argument('--input', required=True, help='an image file, or a folder of images (not recursive)')
     p.add_argument('--model', required=True, help='network weights (.pth); ours carry a .yml record beside them')
-    p.add_argument('--output', required=True, help='folder for <stem>.png (and npz/<stem>.npz with --save_kernel)')
+    p.add_argument('--output', required=True, help='folder for <stem>.png (and npz/<stem>.npz with --save_kernel); inputs sharing a stem '
+                        '(photo.png, photo.jpg) give photo_png.png, photo_jpg.png. Must not be, or be inside, '
+                        'the --input folder')
     p.add_argument('--opt', default=None, help='option file with the network options, for weights without a record')
     p.add_argument('--scale', type=int, default=None,
                    help="expected SR factor; an error if the network's differs (default: the network's)")
@@ -51,11 +55,12 @@ def main(argv=None):
 
     def job():
         from blindsr.inference.checkpoint_options import checkpoint_options
-        from blindsr.inference.runner import Inference, input_images, super_resolve
+        from blindsr.inference.runner import Inference, check_output_location, input_images, super_resolve
         from blindsr.utils.device import device_from_name
         from blindsr.utils.logger import setup_logging
         setup_logging()
         paths = input_images(args.input)
+        check_output_location(args.input, paths, args.output)
         opt = checkpoint_options(args.model, args.opt, args.scale, args.set)
         inference = Inference(opt, device_from_name(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap)
         summary = super_resolve(inference, paths, args.output, save_kernel=args.save_kernel, overwrite=args.overwrite)

@@ -2,7 +2,6 @@
 import csv
 import io
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from ..data.errors import DatasetError
 from ..options import dump_options
 from ..registry import MODELS
 from ..utils.device import select_device
-from ..utils.files import atomic_path, atomic_write_text
+from ..utils.files import archive_folder, atomic_path, atomic_write_text
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from ..utils.logger import setup_logging, timestamp
@@ -25,10 +24,7 @@ logger = logging.getLogger('blindsr')
 
 def _fresh_results_root(opt):
     root = Path(opt['path']['results_root'])
-    if root.exists() and any(root.iterdir()):
-        archived = root.with_name(f'{root.name}_archived_{timestamp()}')
-        shutil.move(str(root), str(archived))
-        logger.warning('%s existed: moved to %s', root, archived)
+    archive_folder(root)
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -74,16 +70,19 @@ def _item_name(dataset, index):
 def test(opt, save_kernel=False):
     """Run every set; an unreadable image is recorded as failed and the rest still run.
 
+    Every check (datasets, checkpoints) runs before an earlier results folder is archived.
     Returns a :class:`TestSummary`; its ``failed`` is non-empty when some image failed.
     """
+    setup_logging()
+    device = select_device(opt['gpu_ids'])
+    model = MODELS.get(opt['model'])(opt, device)
+    loaders = {phase: build_eval_loader(d) for phase, d in opt['datasets'].items()}
     root = _fresh_results_root(opt)
     setup_logging(root / f'test_{opt["name"]}_{timestamp()}.log')
     atomic_write_text(dump_options(opt), root / 'options.yml')
-    device = select_device(opt['gpu_ids'])
-    model = MODELS.get(opt['model'])(opt, device)
     summary = TestSummary()
     for phase, d in opt['datasets'].items():
-        loader = build_eval_loader(d)
+        loader = loaders[phase]
         folder = root / d['name']
         logger.info('Testing %s (%d images, mode %s) -> %s', d['name'], len(loader), d['mode'], folder)
         rows, failed, table = [], [], []     # table: every image in set order

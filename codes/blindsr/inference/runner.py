@@ -3,7 +3,8 @@
 Each image is read (gray, RGB, RGBA, 8 or 16 bit), run through the model in tiles of at most
 ``tile`` LR pixels (any image size fits in memory), and written as ``<output>/<stem>.png``:
 RGB for colour inputs, gray for gray ones, with the alpha channel enlarged (bicubic) for
-RGBA ones. ``save_kernel`` adds ``<output>/npz/<stem>.npz`` (SR image, LR image, estimated
+RGBA ones (inputs sharing a stem, ``photo.png`` and ``photo.jpg``, become ``photo_png.png``
+and ``photo_jpg.png``). ``save_kernel`` adds ``<output>/npz/<stem>.npz`` (SR image, LR image, estimated
 kernel field, scale), which ``explore_kernels.py`` opens. A file that cannot be read or
 processed is logged and skipped; the others go on. Existing outputs are kept unless
 ``overwrite``.
@@ -39,6 +40,46 @@ def input_images(path):
     if not path.exists():
         raise ImageNotFoundError(f'{path}: no such image or folder')
     return [path]
+
+
+def output_stems(paths):
+    """Output stem of each input: its own stem, or ``<stem>_<ext>`` when inputs share a stem.
+
+    ``photo.png`` and ``photo.jpg`` give ``photo_png`` and ``photo_jpg``; a name still taken
+    gets ``_2``, ``_3``, ... so no two inputs ever write the same output.
+    """
+    counts = {}
+    for p in paths:
+        counts[p.stem] = counts.get(p.stem, 0) + 1
+    stems, taken = {}, set()
+    for p in paths:
+        stem = p.stem if counts[p.stem] == 1 else f'{p.stem}_{p.suffix.lstrip(".").lower() or "noext"}'
+        base, n = stem, 2
+        while stem in taken:
+            stem = f'{base}_{n}'
+            n += 1
+        taken.add(stem)
+        stems[p] = stem
+    return stems
+
+
+def check_output_location(input_path, paths, output):
+    """Refuse an output folder that could write over an input: equal to or inside a folder input,
+    the folder of a file input, or one where a target is an input file."""
+    source = Path(input_path).resolve()
+    out = Path(output).resolve()
+    if source.is_dir() and (out == source or source in out.parents):
+        raise ValueError(f'--output {output} is inside --input {input_path}: outputs could replace the input '
+                         'images; choose an output folder outside the input folder')
+    if source.is_file() and out == source.parent:
+        raise ValueError(f'--output {output} is the folder of --input {input_path}: outputs could replace '
+                         'images there; choose another output folder')
+    inputs = {Path(p).resolve() for p in paths}
+    for p, stem in output_stems(paths).items():
+        for target in (out / f'{stem}.png', out / 'npz' / f'{stem}.npz'):
+            if target in inputs:
+                raise ValueError(f'--output {output}: {target} is an input image and would be overwritten; '
+                                 'choose another output folder')
 
 
 def _source_layout(path):
@@ -98,13 +139,14 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
     if not inference.makes_sr and not save_kernel:
         raise ValueError('this checkpoint estimates kernels only (no SR image); add --save_kernel to keep them')
     summary = InferenceSummary()
+    stems = output_stems(paths)
     with logging_redirect_tqdm(loggers=[logging.getLogger('blindsr')]):
         for path in tqdm(paths, desc='infer', unit='img', dynamic_ncols=True, disable=None):
             targets = []
             if inference.makes_sr:
-                targets.append(output / f'{path.stem}.png')
+                targets.append(output / f'{stems[path]}.png')
             if save_kernel:
-                targets.append(output / 'npz' / f'{path.stem}.npz')
+                targets.append(output / 'npz' / f'{stems[path]}.npz')
             if not overwrite and all(t.exists() for t in targets):
                 summary.kept.append(path)
                 continue

@@ -61,3 +61,43 @@ def atomic_savez(path, arrays, compress=True):
                 info.external_attr = 0o644 << 16
                 with zf.open(info, 'w', force_zip64=True) as f:
                     np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
+MAX_ARCHIVES = 5
+
+
+def archives_of(root):
+    """Earlier runs of ``root`` renamed by :func:`archive_folder`, oldest first."""
+    root = Path(root)
+    if not root.parent.is_dir():
+        return []
+    found = [p for p in root.parent.glob(f'{root.name}_archived_*') if p.is_dir()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def archive_folder(root, keep=MAX_ARCHIVES):
+    """Rename a non-empty ``root`` to ``<name>_archived_<time>``; keep at most ``keep`` archives.
+
+    Returns the archive's path, or None when there was nothing to archive.
+    """
+    import logging
+    import shutil
+    import time
+    root = Path(root)
+    if not (root.is_dir() and any(root.iterdir())):
+        return None
+    log = logging.getLogger('blindsr')
+    stamp = time.strftime('%y%m%d-%H%M%S')
+    archived = root.with_name(f'{root.name}_archived_{stamp}')
+    n = 1
+    while archived.exists():        # two archives in the same second
+        archived = root.with_name(f'{root.name}_archived_{stamp}_{n}')
+        n += 1
+    os.rename(root, archived)
+    os.utime(archived)
+    log.warning('%s existed: moved to %s', root, archived)
+    old = archives_of(root)
+    for p in old[:max(0, len(old) - keep)]:
+        shutil.rmtree(p, ignore_errors=True)
+        log.warning('removed the oldest archive %s (at most %d archives are kept per name)', p, keep)
+    return archived
