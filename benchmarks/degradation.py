@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
 
 CASES = {
     'a': 'training x4: 16 x 3 x 192 x 192, random aniso kernels + noise + quantisation',

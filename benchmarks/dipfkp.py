@@ -25,22 +25,20 @@ part runs 1000 crop iterations (2-12 min depending on load).
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
+import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
+import numpy as np
+import torch
+from blindsr.archs.fkp_arch import load_kernel_prior
+from blindsr.fkp.dipfkp import DIPFKP
+from blindsr.fkp.early_stopping import early_stop_iteration
+from blindsr.fkp.io import load_kernel_mat, read_rgb, rgb_to_tensor
+from blindsr.metrics import kernel_psnr
+from blindsr.utils.paths import SHARED_DIR
 
-import blindsr  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from blindsr.archs.fkp_arch import load_kernel_prior  # noqa: E402
-from blindsr.fkp.dipfkp import DIPFKP  # noqa: E402
-from blindsr.fkp.early_stopping import early_stop_iteration  # noqa: E402
-from blindsr.fkp.io import load_kernel_mat, read_rgb, rgb_to_tensor  # noqa: E402
-from blindsr.metrics import kernel_psnr  # noqa: E402
-from blindsr.utils.paths import SHARED_DIR  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def time_iterations(prior, lr, n_iters, warmup, active, fast):

@@ -18,16 +18,14 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'codes'))
 
-import blindsr  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
+import torch
+import torch.nn.functional as F
 
-from blindsr.archs.kernel_field import hr_kernel_field  # noqa: E402
-from blindsr.archs.manet_stages_arch import MANet_s1  # noqa: E402
+from blindsr.archs.kernel_field import hr_kernel_field
+from blindsr.archs.manet_stages_arch import MANet_s1
 
 SCALE = 4
 EST, S1, AUTHORS = 'estimator forward (+softmax)', 'MANet_s1 forward (ours, LR field)', "authors' style s1 (HR field)"

@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
 
 CASES = ['si', 1, 2, 3, 4, 5]
 TARGET_SECONDS, TARGET_MB = 1.0, 1024.0

@@ -1,43 +1,10 @@
 """Test a model on the datasets of an option file; write SR images, kernel pictures and metrics.
 
-    python codes/test.py --opt options/test/test_stage3.yml [--save_kernel]
-
-Outputs go to ``results/<name>/<set>/`` (an earlier folder of the same name is archived, never
-overwritten): ``<img>.png`` (SR), ``kernels/<img>.png`` (estimated | true kernel at the image
-centre), ``metrics.csv``, and with ``--save_kernel`` ``npz/<img>.npz`` for the kernel explorer.
-An image that cannot be read is a ``failed`` row of metrics.csv (with the reason) and the rest still
-run; the exit status is then 1 (2 for a usage error).
+The command lives in ``blindsr.commands.test`` (installed as ``blindsr-test``); ``--help`` lists its flags.
 """
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from blindsr.cli import run_cli  # noqa: E402
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Test a blind-SR model on the datasets of a YAML option file.')
-    p.add_argument('--opt', required=True, help='path to the YAML option file')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='override an option, e.g. --set sv_mode=4 (repeatable; type-checked)')
-    p.add_argument('--save_kernel', action='store_true',
-                   help='also write npz/<img>.npz: SR image, LR-resolution kernel field, true kernel, scale')
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-
-    def job():
-        from blindsr.engine.tester import test
-        from blindsr.options import load_options
-        opt = load_options(args.opt, is_train=False, overrides=args.set)
-        summary = test(opt, save_kernel=args.save_kernel)
-        return 1 if summary.failed else 0
-    return run_cli(job)
-
+from blindsr.commands.test import main
 
 if __name__ == '__main__':
     sys.exit(main())

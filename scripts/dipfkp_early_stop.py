@@ -9,12 +9,10 @@ early-stopped run would stop at and its kernel PSNR there, without rerunning:
 """
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'codes'))
 
-from blindsr.fkp.early_stopping import early_stop_iteration  # noqa: E402
+from blindsr.fkp.early_stopping import early_stop_iteration
 
 
 def main(argv=None):

@@ -7,12 +7,10 @@ Writes the page to a temporary folder, renders it with ``#x=..&y=..`` selecting 
 saves the PNG with OpenCV's strongest compression (the README's copy stays under 200 KB).
 """
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
 
 
 def main():

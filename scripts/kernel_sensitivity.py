@@ -13,10 +13,9 @@ import logging
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
+from blindsr.cli import run_cli
 
-from blindsr.cli import run_cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv=None):

@@ -1,20 +1,18 @@
-"""Shared test fixtures: import path, the ``../shared`` material, determinism.
+"""Shared test fixtures: the ``../shared`` material, determinism (pytest.ini puts codes/ on the path).
 
 blindsr is imported before torch so that its OpenMP wait policy (passive) holds for the suite and
 for the subprocesses the tests start, which inherit the environment.
 """
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from blindsr.utils.paths import SHARED_DIR
+
+import torch  # after blindsr: its OpenMP wait policy must hold when torch loads
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'codes'))
-
-from blindsr.utils.paths import SHARED_DIR  # noqa: E402
-
-import torch  # noqa: E402
 
 torch.set_num_threads(2)
 
