@@ -33,11 +33,14 @@ def test_failed_fresh_start_leaves_the_run_untouched(tmp_path, run_name):
     opt = write_opt(tmp_path, run_name, niter=2, save_freq=2)
     run([TRAIN, '--opt', str(opt)])
     root = REPO_ROOT / 'results' / run_name
+    broken = tmp_path / '2.state'
+    broken.write_bytes((root / 'training_state' / '2.state').read_bytes()[:100])
     before, listing = tree_hash(root), results_listing(run_name)
     for bad in (['--set', f'datasets.train.dataroot_GT={tmp_path / "typo"}'],
                 ['--set', f'datasets.val.dataroot_GT={tmp_path / "typo"}'],
                 ['--set', 'path.pretrain_model_G=results/none/none.pth'],
-                ['--resume', str(tmp_path / 'none.state')]):
+                ['--resume', str(tmp_path / 'none.state')],
+                ['--resume', str(broken)]):
         res = run([TRAIN, '--opt', str(opt)] + bad, check=False)
         assert res.returncode == 2, res.stderr[-2000:]
         assert 'Traceback' not in res.stderr
