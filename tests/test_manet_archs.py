@@ -217,7 +217,7 @@ def test_checkpoint_non_strict_logs_and_strict_raises(shared, caplog):
     """Stage chaining: stage-1 weights into a stage-3 net (the authors' pretrain_model_K)."""
     sd = torch.load(shared('golden/manet/manet_s1_random.pth'), map_location='cpu')
     net = MANet_s3(nf=8, nb=1, gc=4)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match='does not match MANet_s3: .* missing'):
         load_state_dict(net, sd, strict=True)
     extra = {**sd, 'stray.weight': torch.zeros(1), 'conv_first.weight': torch.zeros(1, 1, 1, 1)}
     with caplog.at_level(logging.INFO, logger='blindsr.utils.checkpoint_io'):

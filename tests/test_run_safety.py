@@ -28,19 +28,23 @@ def results_listing(name):
     return sorted(p.name for p in (REPO_ROOT / 'results').glob(f'{name}*'))
 
 
-def test_failed_fresh_start_leaves_the_run_untouched(tmp_path, run_name):
+def test_failed_fresh_start_leaves_the_run_untouched(tmp_path, capsys, run_name):
     """A typo in a data path must not archive the earlier run; resume then continues it."""
+    import train
     opt = write_opt(tmp_path, run_name, niter=2, save_freq=2)
     run([TRAIN, '--opt', str(opt)])
     root = REPO_ROOT / 'results' / run_name
+    broken = tmp_path / '2.state'
+    broken.write_bytes((root / 'training_state' / '2.state').read_bytes()[:100])
     before, listing = tree_hash(root), results_listing(run_name)
     for bad in (['--set', f'datasets.train.dataroot_GT={tmp_path / "typo"}'],
                 ['--set', f'datasets.val.dataroot_GT={tmp_path / "typo"}'],
                 ['--set', 'path.pretrain_model_G=results/none/none.pth'],
-                ['--resume', str(tmp_path / 'none.state')]):
-        res = run([TRAIN, '--opt', str(opt)] + bad, check=False)
-        assert res.returncode == 2, res.stderr[-2000:]
-        assert 'Traceback' not in res.stderr
+                ['--resume', str(tmp_path / 'none.state')],
+                ['--resume', str(broken)]):
+        assert train.main(['--opt', str(opt)] + bad) == 2, bad
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].startswith('error: ') and 'Traceback' not in err
         assert tree_hash(root) == before, bad
         assert results_listing(run_name) == listing, bad
     res = run([TRAIN, '--opt', str(opt), '--resume', 'auto', '--set', 'train.niter=3'])
@@ -173,3 +177,88 @@ def test_sigint_saves_the_current_iteration_and_resume_removes_stale_temporaries
 def losses_of(stderr):
     import re
     return re.findall(r'l_ker: ([0-9.e+-]+)', stderr)
+
+
+def _bad_checkpoints(folder):
+    """A good stage-1 checkpoint and the ways one goes wrong."""
+    import torch
+    from test_infer import S1, _checkpoint
+    good = _checkpoint(folder / 'good', S1)
+    sd = torch.load(good, weights_only=True)
+    bad = {}
+    bad['wrong_keys'] = folder / 'wrong_keys.pth'
+    torch.save({f'other.{k}': v for k, v in sd.items()}, bad['wrong_keys'])
+    bad['wrong_shapes'] = folder / 'wrong_shapes.pth'
+    torch.save({k: torch.zeros(v.numel() + 1) for k, v in sd.items()}, bad['wrong_shapes'])
+    bad['truncated'] = folder / 'truncated.pth'
+    bad['truncated'].write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    bad['empty'] = folder / 'empty.pth'
+    bad['empty'].write_bytes(b'')
+    bad['not_torch'] = folder / 'not_torch.pth'
+    bad['not_torch'].write_text('these are not weights\n')
+    return good, sd, bad
+
+
+@pytest.mark.parametrize('case, strict, message', [
+    ('wrong_keys', 'true', 'does not match MANet_s1'),
+    ('wrong_shapes', 'true', 'of another shape'),
+    ('wrong_keys', 'false', 'no tensor matches MANet_s1'),
+    ('wrong_shapes', 'false', 'no tensor matches MANet_s1'),
+    ('truncated', 'true', 'not a readable checkpoint'),
+    ('empty', 'true', 'empty file (0 bytes)'),
+    ('not_torch', 'false', 'not a readable checkpoint'),
+])
+def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, run_name, case, strict, message):
+    """A checkpoint that cannot be used stops train.py with one line naming the file, not a traceback."""
+    import train
+    _, _, bad = _bad_checkpoints(tmp_path)
+    opt = write_opt(tmp_path, run_name, path=f'{{pretrain_model_G: {bad[case]}, strict_load: {strict}}}')
+    assert train.main(['--opt', str(opt)]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('error: ') and str(bad[case]) in last and message in last, err[-2000:]
+    assert 'Traceback' not in err
+    assert not (REPO_ROOT / 'results' / run_name).exists()
+
+
+def test_partial_match_is_a_warning_with_counts(tmp_path, caplog):
+    """strict_load false: a partial match loads what matches and says what did not, at WARNING."""
+    import logging
+    import torch
+    from blindsr.archs.build import build_network
+    from blindsr.utils.checkpoint_io import load_state_dict
+    from test_infer import S1
+    _, sd, _ = _bad_checkpoints(tmp_path)
+    keys = list(sd)
+    part = {k: v for k, v in sd.items() if k != keys[0]}
+    part['stray.weight'] = torch.zeros(1)
+    net = build_network({'model': 'blind', 'scale': 4, 'kernel_size': 21, 'code_length': 15, 'network_G': dict(S1),
+                         'pca_path': str(REPO_ROOT / 'pretrained_models' / 'pca_matrix_aniso21_15_x4.pth')})
+    with caplog.at_level(logging.INFO, logger='blindsr.utils.checkpoint_io'):
+        missing, unexpected = load_state_dict(net, part, strict=False)
+    assert missing == [keys[0]] and unexpected == ['stray.weight']
+    warn = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warn) == 1
+    msg = warn[0].getMessage()
+    assert f'{len(keys) - 1}/{len(keys)} tensors loaded' in msg and keys[0] in msg and 'stray.weight' in msg
+    assert torch.equal(net.state_dict()[keys[1]], sd[keys[1]])
+
+
+def test_a_failed_save_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """A full disk at a checkpoint save: a SaveError naming the file (exit 2 via run_cli), no temporary left."""
+    import errno
+    import torch
+    from blindsr.cli import run_cli
+    from blindsr.utils.files import SaveError, atomic_torch_save
+
+    def full(obj, f, *a, **k):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(torch, 'save', full)
+    target = tmp_path / 'models' / '10_G.pth'
+    with pytest.raises(SaveError, match=f'cannot write {target}: No space left on device'):
+        atomic_torch_save({}, target)
+    assert list(target.parent.iterdir()) == []
+    assert run_cli(lambda: atomic_torch_save({}, target)) == 2
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(SaveError, match='cannot write'):
+        atomic_torch_save({}, tmp_path / 'file' / 'x.pth')

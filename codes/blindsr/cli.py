@@ -7,8 +7,9 @@ from .options import OptionsError
 
 def user_errors():
     """Exception types that mean "bad input": reported in one line, no traceback."""
+    from .utils.files import SaveError
     from .utils.image_io import ImageNotFoundError, ImageReadError
-    errors = [OptionsError, ImageNotFoundError, ImageReadError, FileNotFoundError]
+    errors = [OptionsError, ImageNotFoundError, ImageReadError, FileNotFoundError, SaveError]
     try:
         from .data.errors import DatasetError
         errors.append(DatasetError)

@@ -3,7 +3,8 @@
     python codes/test.py --opt options/test/test_stage3.yml [--save_kernel]
 
 Outputs go to ``results/<name>/<set>/`` (an earlier folder of the same name is archived, never
-overwritten): ``<img>.png`` (SR), ``kernels/<img>.png`` (estimated | true kernel at the image
+overwritten, once the datasets and checkpoints have been checked; at most 5 archives per name):
+``<img>.png`` (SR), ``kernels/<img>.png`` (estimated | true kernel at the image
 centre), ``metrics.csv``, and with ``--save_kernel`` ``npz/<img>.npz`` for the kernel explorer.
 An image that cannot be read is a ``failed`` row of metrics.csv (with the reason) and the rest still
 run; the exit status is then 1 (2 for a usage error).

@@ -130,16 +130,16 @@ def train(opt, resume=None, launcher='none'):
     model = MODELS.get(opt['model'])(opt, device, dist=dist)
     resuming = bool(resume)
     resume = _resolve_resume(opt, resume)
+    start_iter, epoch, batches_done = 0, 0, 0
+    if resume:
+        state = checkpoint.load_state(resume, model, device)
+        start_iter, epoch, batches_done = state['iter'], state['epoch'], state['batches_in_epoch']
 
     _prepare_run_folder(opt, resuming=resuming, rank=rank)
     root = Path(opt['path']['experiments_root'])
     setup_logging(root / f'train_{opt["name"]}_{timestamp()}.log', rank=rank)
     if rank == 0:
         atomic_write_text(dump_options(opt), root / 'options.yml')
-    start_iter, epoch, batches_done = 0, 0, 0
-    if resume:
-        state = checkpoint.load_state(resume, model, device)
-        start_iter, epoch, batches_done = state['iter'], state['epoch'], state['batches_in_epoch']
     logger.info('Model %s / %s on %s; %d training images, %d iterations per epoch, %d processes',
                 opt['model'], opt['network_G']['which_model_G'], device, len(dataset), len(loader), world)
     tb = TensorBoard(root / 'tb_logger', enabled=opt['use_tb_logger'] and rank == 0)

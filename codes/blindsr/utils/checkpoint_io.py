@@ -46,10 +46,34 @@ def read_state_dict(source, map_location='cpu', param_key=None):
     """
     state = source
     if not isinstance(source, Mapping):
-        state = torch.load(source, map_location=map_location, weights_only=True)
+        state = _load_file(source, map_location)
     if param_key is not None:
+        if not isinstance(state, Mapping) or param_key not in state:
+            raise ValueError(f'{source}: no {param_key!r} entry in the checkpoint')
         state = state[param_key]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{source}: not a state dict of tensors (found {type(state).__name__})')
     return strip_prefix(state)
+
+
+def _load_file(path, map_location):
+    """``torch.load`` of a weights file; a missing, empty, truncated or foreign file is one clear error."""
+    from pathlib import Path
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'{path}: checkpoint not found')
+    if path.stat().st_size == 0:
+        raise ValueError(f'{path}: empty file (0 bytes), not a checkpoint')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:      # truncated, not a torch file, or objects beyond tensors
+        reason = (str(e).strip().splitlines() or [''])[0][:200]
+        raise ValueError(f'{path}: not a readable checkpoint ({type(e).__name__}: {reason})') from None
+
+
+def _first(keys, n=5):
+    keys = list(keys)
+    return ', '.join(keys[:n]) + (f', ... ({len(keys) - n} more)' if len(keys) > n else '')
 
 
 def load_state_dict(net, source, strict=True, map_location=None, param_key=None):
@@ -77,23 +101,34 @@ def load_state_dict(net, source, strict=True, map_location=None, param_key=None)
     own = net.state_dict()
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     name = 'state dict' if isinstance(source, Mapping) else str(source)
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in mismatched]
+    if strict and (missing or unexpected or mismatched):
+        parts = [f'{len(missing)} missing ({_first(missing)})' if missing else '',
+                 f'{len(unexpected)} unexpected ({_first(unexpected)})' if unexpected else '',
+                 f'{len(mismatched)} of another shape (checkpoint vs network: {_first(shapes, 3)})'
+                 if mismatched else '']
+        raise ValueError(f'{name}: does not match {type(net).__name__}: ' + '; '.join(p for p in parts if p))
     if strict:
-        net.load_state_dict(state, strict=True)     # raises with PyTorch's full report
+        net.load_state_dict(state, strict=True)
         logger.info('loaded %d tensors into %s from %s (strict)', len(own), type(net).__name__, name)
         return [], []
+    matched = len(own) - len(missing) - len(mismatched)
+    if own and matched == 0:
+        raise ValueError(f'{name}: no tensor matches {type(net).__name__} (checkpoint keys: {_first(state, 3)}; '
+                         f'network keys: {_first(own, 3)})' + (f'; other shapes: {_first(shapes, 3)}' if shapes else ''))
     for k in mismatched:
-        logger.warning('skipping %s: checkpoint shape %s, network shape %s',
-                       k, tuple(state[k].shape), tuple(own[k].shape))
         del state[k]
     result = net.load_state_dict(state, strict=False)
-    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys) + mismatched
-    logger.info('loaded %d/%d tensors into %s from %s', len(own) - len(result.missing_keys), len(own),
-                type(net).__name__, name)
-    if result.missing_keys:
-        logger.info('missing keys (left as initialised): %s', _summary(result.missing_keys))
-    if result.unexpected_keys:
-        logger.info('unexpected keys (ignored): %s', _summary(result.unexpected_keys))
-    return missing, unexpected
+    logger.info('loaded %d/%d tensors into %s from %s', matched, len(own), type(net).__name__, name)
+    if result.missing_keys or result.unexpected_keys or mismatched:
+        logger.warning('%s: partial load into %s: %d/%d tensors loaded; %d missing (left as initialised): %s; '
+                       '%d unexpected (ignored): %s; %d of another shape (skipped): %s',
+                       name, type(net).__name__, matched, len(own), len(result.missing_keys),
+                       _first(result.missing_keys) or '-', len(result.unexpected_keys),
+                       _first(result.unexpected_keys) or '-', len(mismatched), _first(shapes, 3) or '-')
+    return list(result.missing_keys), list(result.unexpected_keys) + mismatched
 
 
 def save_state_dict(net, path):

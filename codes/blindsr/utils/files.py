@@ -7,22 +7,38 @@ from pathlib import Path
 import torch
 
 
+class SaveError(OSError):
+    """A file could not be written (full disk, no permission, ...): reported in one line naming it."""
+
+    def __str__(self):
+        return self.strerror or super().__str__()
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path in the same folder; rename it onto ``path`` on success."""
+    """Yield a temporary path in the same folder; rename it onto ``path`` on success.
+
+    An OSError while writing becomes a :class:`SaveError` naming ``path``; the temporary is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)      # mkstemp's 0600 would make every output private
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp's 0600 would make every output private
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+        if isinstance(e, OSError) and not isinstance(e, SaveError):
+            raise SaveError(e.errno, f'cannot write {path}: {e.strerror or e}') from None
         raise
 
 
