@@ -10,7 +10,7 @@ from blindsr.engine.trainer import train
 from blindsr.kulnet import KULNet, kulnet_losses
 from blindsr.losses.terms import build_loss_terms, term_inputs
 from blindsr.models.blind_model import BlindSRModel
-from blindsr.models.contract import check_test_output
+from blindsr.models.contract import Capabilities, check_test_output
 from blindsr.options.loader import _resolve_paths, load_options, validate
 from blindsr.registry import ARCHS
 from blindsr.utils.paths import REPO_ROOT
@@ -57,6 +57,11 @@ def results():
 
 def test_blindnet_is_the_authors_name_for_kulnet():
     assert ARCHS.get('BlindNet') is KULNet
+
+
+def test_an_implied_loss_must_be_a_whole_entry():
+    with pytest.raises(ValueError, match=r"lacks \['name'\]"):
+        Capabilities(implied_losses=({'type': 'kl', 'weight': 1e-3, 'compares': 'latent'},))
 
 
 def test_the_kl_term_is_implied_and_an_explicit_entry_overrides_it(tmp_path):
