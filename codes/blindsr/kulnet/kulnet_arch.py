@@ -8,6 +8,7 @@ from .dlsm import DLSM
 from .estimator import KernelEstimator
 
 
+@ARCHS.register('BlindNet')   # the authors' which_model_G
 @ARCHS.register()
 class KULNet(nn.Module):
     """Blind SR: estimate one kernel per image, then run DLSM with it (the estimate, also in training).
@@ -27,7 +28,10 @@ class KULNet(nn.Module):
     """
     capabilities = Capabilities(estimates_kernel=True, takes_kernel=False,
                                 outputs=('sr', 'est_kernel', 'latent_mean', 'latent_log_std'),
-                                frozen=(), estimator='kernel_extra')
+                                frozen=(), estimator='kernel_extra',
+                                # the authors hard-code 0.001 * KL; their train.yml has no such key
+                                implied_losses=({'type': 'kl', 'weight': 1e-3, 'compares': 'latent',
+                                                 'name': 'l_kl'},))
 
     def __init__(self, scale=4, kernel_size=21, sample_latent=True):
         super().__init__()

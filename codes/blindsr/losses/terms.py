@@ -52,7 +52,8 @@ def build_loss_terms(train_opt, caps, scale, source='train'):
 
     A term whose comparison the network cannot make (a kernel loss on a frozen estimator, a
     pixel loss on a bare estimator) is left out, as the authors' stages do; an explicit
-    ``train.losses`` entry that cannot apply is an error.
+    ``train.losses`` entry that cannot apply is an error. The network's ``implied_losses``
+    (terms its authors hard-coded) follow, except where ``train.losses`` compares the same thing.
     """
     t = train_opt
     terms = []
@@ -70,6 +71,13 @@ def build_loss_terms(train_opt, caps, scale, source='train'):
         name = entry['name'] or f"l_{entry['type']}"
         terms.append(LossTerm(name, _criterion(entry['type'], entry['compares'], scale, f'{where}.type'),
                               entry['weight'], entry['compares']))
+    given = {entry['compares'] for entry in t['losses'] or []}
+    for entry in caps.implied_losses:
+        # the method's hard-coded terms, unless the options give one for the same comparison
+        if entry['compares'] not in given and _applies(entry['compares'], caps):
+            terms.append(LossTerm(entry['name'], _criterion(entry['type'], entry['compares'], scale,
+                                                            f"{source}: implied loss {entry['name']}"),
+                                  entry['weight'], entry['compares']))
     names = [term.name for term in terms]
     if len(set(names)) != len(names):
         raise ValueError(f'{source}: two loss terms share a name ({names}); give train.losses entries a name')

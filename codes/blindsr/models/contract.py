@@ -21,6 +21,10 @@ class Capabilities:
         outputs: names of the forward's positional results, from :data:`NETWORK_OUTPUTS`.
         frozen: sub-modules whose parameters never train (e.g. MANet stage 3's estimator).
         estimator: the sub-module that estimates kernels (what ``frozen`` names to freeze it).
+        implied_losses: loss terms the method always trains with, as ``train.losses`` entries
+            (``{type, weight, compares, name}``), for authors who hard-coded a term (KULNet's
+            ``0.001 * KL``) so their option files lack it; a ``train.losses`` entry with the same
+            ``compares`` replaces the implied one (to change its weight, or set it to 0).
     """
     estimates_kernel: bool = False
     takes_kernel: bool = False
@@ -28,6 +32,7 @@ class Capabilities:
     outputs: Tuple[str, ...] = ('sr', 'est_field')
     frozen: Tuple[str, ...] = ()
     estimator: str = 'kernel_estimation'
+    implied_losses: Tuple[dict, ...] = ()
 
     def __post_init__(self):
         unknown = [o for o in self.outputs if o not in NETWORK_OUTPUTS]
@@ -35,6 +40,10 @@ class Capabilities:
             raise ValueError(f'unknown network outputs {unknown}; known: {", ".join(NETWORK_OUTPUTS)}')
         if self.estimates_kernel and not {'est_field', 'est_kernel'} & set(self.outputs):
             raise ValueError('a kernel estimator must output est_field or est_kernel')
+        for entry in self.implied_losses:
+            missing = {'type', 'weight', 'compares', 'name'} - set(entry)
+            if missing:
+                raise ValueError(f'implied loss {entry} lacks {sorted(missing)}')
 
     @property
     def trains_estimator(self):
