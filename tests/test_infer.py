@@ -117,7 +117,7 @@ def test_options_from_the_record_or_an_option_file(tmp_path):
 
 
 def test_errors_are_one_line(photos, tmp_path, capsys, one_thread):
-    import infer
+    from blindsr.commands import infer
     s1 = _checkpoint(tmp_path / 's1', S1)
     args = ['--input', str(photos / 'a_rgb.png'), '--model', str(s1), '--output', str(tmp_path / 'o')]
     assert infer.main(args) == 2
@@ -142,7 +142,7 @@ def test_errors_are_one_line(photos, tmp_path, capsys, one_thread):
     (['--tile', '-1'], '--tile and --tile_overlap must be >= 0'),
 ])
 def test_tile_arguments_are_usage_errors(capsys, tiles, message):
-    import infer
+    from blindsr.commands import infer
     with pytest.raises(SystemExit) as e:
         infer.parse_args(['--input', 'x', '--model', 'y.pth', '--output', 'o'] + tiles)
     assert e.value.code == 2
@@ -151,6 +151,6 @@ def test_tile_arguments_are_usage_errors(capsys, tiles, message):
 
 
 def test_whole_image_ignores_the_overlap():
-    import infer
+    from blindsr.commands import infer
     args = infer.parse_args(['--input', 'x', '--model', 'y.pth', '--output', 'o', '--tile', '0', '--tile_overlap', '64'])
     assert (args.tile, args.tile_overlap) == (0, 64)

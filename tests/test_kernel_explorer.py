@@ -199,7 +199,7 @@ def test_grid_picture(npz_sv):
 
 # ----------------------------------------------------------------------------- the command line
 def test_cli_writes_html_and_grid_and_keeps_them(npz_sv, tmp_path, capsys):
-    import explore_kernels
+    from blindsr.commands import explore_kernels
     path = npz_sv[0]
     out_html, out_png = tmp_path / 'k.html', tmp_path / 'k.png'
     args = ['--path', str(path), '--html', str(out_html), '--grid', str(out_png)]

@@ -30,7 +30,7 @@ def results_listing(name):
 
 def test_failed_fresh_start_leaves_the_run_untouched(tmp_path, capsys, run_name):
     """A typo in a data path must not archive the earlier run; resume then continues it."""
-    import train
+    from blindsr.commands import train
     opt = write_opt(tmp_path, run_name, niter=2, save_freq=2)
     run([TRAIN, '--opt', str(opt)])
     root = REPO_ROOT / 'results' / run_name
@@ -99,7 +99,7 @@ def _photo_folder(folder):
 @pytest.mark.parametrize('where', ['same', 'inside', 'file_folder'])
 def test_infer_refuses_an_output_over_the_inputs(tmp_path, capsys, where):
     """--output equal to / inside --input (with --overwrite) must not touch a single input byte."""
-    import infer
+    from blindsr.commands import infer
     from test_infer import S3, _checkpoint
     photos = _photo_folder(tmp_path / 'photos')
     before = tree_hash(photos)
@@ -210,7 +210,7 @@ def _bad_checkpoints(folder):
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, run_name, case, strict, message):
     """A checkpoint that cannot be used stops train.py with one line naming the file, not a traceback."""
-    import train
+    from blindsr.commands import train
     _, _, bad = _bad_checkpoints(tmp_path)
     opt = write_opt(tmp_path, run_name, path=f'{{pretrain_model_G: {bad[case]}, strict_load: {strict}}}')
     assert train.main(['--opt', str(opt)]) == 2
