@@ -79,11 +79,16 @@ def test_crop90_trajectory(shared, prior_x4):
     # deterministic part: projection after step 1, then frozen through iteration 76
     np.testing.assert_allclose(z[:76], gz[:76], atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 18.0, atol=1e-4)
-    # first latent update (iteration 77): Adam's first step is ~lr * sign(grad); the authors'
-    # direction is reproduced except for near-zero gradient entries (measured 95%; random: 50%)
+    # First latent update (iteration 77). Adam's first step is about lr * sign(grad), so its size
+    # pins the learning rate: legitimate runs (the authors' code at 1 and 2 threads, ours with
+    # fast on and off) give medians 0.436-0.462, a 10x wrong rate 0.05 or 0.96. Its direction
+    # follows the golden run's except where the gradient is near zero: legitimate 0.867-0.956,
+    # random 0.5. After that step the runs drift apart as float rounding differs between CPUs.
+    step = np.abs(z[76] - z[75])
+    assert 0.40 <= np.median(step) <= 0.48
     agree = np.mean(np.sign(z[76] - z[75]) == np.sign(gz[76] - gz[75]))
-    assert agree > 0.9
-    assert 1.5 < np.abs(z[-1] - z[0]).max() < 6.0          # authors: 3.40
+    assert agree >= 0.8
+    assert 1.5 < np.abs(z[-1] - z[0]).max() < 6.0          # legitimate runs: 3.21-3.55
     psnr = kernel_psnr(res.kernel, g['gt_kernel'])
     with torch.no_grad():
         k_init = prior_x4.kernel_from_latent(torch.from_numpy(gz[0]).reshape(1, 1, -1)).squeeze().numpy()
