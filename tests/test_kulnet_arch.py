@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from blindsr.kulnet import DLSM, KULNet, kulnet_losses, lsm_proximal
+from blindsr.kulnet import DLSM, KULNet, lsm_proximal
+from kulnet_reference import kulnet_losses
 from blindsr.kulnet.operators import blur, blur_down, blur_t, up_blur_t
 from blindsr.models.contract import NETWORK_OUTPUTS, capabilities_of
 from blindsr.registry import ARCHS

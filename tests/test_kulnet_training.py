@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from blindsr.engine.trainer import train
-from blindsr.kulnet import KULNet, kulnet_losses
+from blindsr.kulnet import KULNet
+from kulnet_reference import kulnet_losses
 from blindsr.losses.terms import build_loss_terms, term_inputs
 from blindsr.models.blind_model import BlindSRModel
 from blindsr.models.contract import Capabilities, check_test_output

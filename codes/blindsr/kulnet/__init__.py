@@ -8,7 +8,5 @@ from .estimator import KernelEstimator
 from .dlsm import DLSM
 from .operators import blur_down, up_blur_t, lsm_proximal
 from .kulnet_arch import KULNet
-from .losses import kernel_loss, kl_loss, kulnet_losses, pixel_loss
 
-__all__ = ['KULNet', 'KernelEstimator', 'DLSM', 'blur_down', 'up_blur_t', 'lsm_proximal',
-           'pixel_loss', 'kernel_loss', 'kl_loss', 'kulnet_losses']
+__all__ = ['KULNet', 'KernelEstimator', 'DLSM', 'blur_down', 'up_blur_t', 'lsm_proximal']

@@ -1,4 +1,5 @@
-"""KULNet's three training losses, with the authors' weights and normalisation."""
+"""The KULNet authors' three training losses in closed form, as the tests' reference for what the
+framework builds from option files (``losses.terms.build_loss_terms`` with the network's implied KL)."""
 import torch
 import torch.nn.functional as F
 
