@@ -77,10 +77,10 @@ def main(argv=None):
 
         nf = net.conv_first.out_channels
         raw_norms = [round(float(n), 3) for n in pca_encode(kernels, net.pca_matrix).norm(dim=1)]
-        lines = [f'{args.model}: {args.batch} crops of {size} px, one random training kernel each; '
-              f'code_norm {net.code_norm}; raw code norms {raw_norms}', '',
-                 '| SFT | feature RMS | feature spread | code spread across kernels | output change, other kernel '
-              '| grad RMS code / feature channels | weight RMS code / feature channels |',
+        lines = [(f'{args.model}: {args.batch} crops of {size} px, one random training kernel each; '
+              f'code_norm {net.code_norm}; raw code norms {raw_norms}'), '',
+                 ('| SFT | feature RMS | feature spread | code spread across kernels | output change, other kernel '
+              '| grad RMS code / feature channels | weight RMS code / feature channels |'),
                  '|---|---|---|---|---|---|---|']
         with torch.no_grad():
             for i, block in enumerate(net.RRDB_trunk):
