@@ -1,0 +1,86 @@
+"""Does a restorer listen to its kernel: code standardisation, the sensitivity table, the diagnostics."""
+import math
+
+import pytest
+import torch
+
+from blindsr.archs.manet_stages_arch import MANet_s2, MANet_s3
+from blindsr.degradation.kernels import random_kernels
+from blindsr.degradation.pca import code_statistics, load_pca_matrix, pca_encode
+from blindsr.inference.kernel_sensitivity import TRUE_BLURS, aniso, fed_kernels, markdown, sensitivity_table
+
+from conftest import ROOT
+
+PCA_X4 = ROOT / 'pretrained_models' / 'pca_matrix_aniso21_15_x4.pth'
+TINY = dict(nf=8, nb=1, gc=4, scale=4)
+
+
+def test_code_norm_standardises_the_codes_of_training_kernels():
+    net = MANet_s2(pca_path=str(PCA_X4), code_norm=True, **TINY)
+    mean, std = code_statistics(net.pca_matrix.reshape(441, 15), 4)
+    torch.testing.assert_close(net.code_mean, mean)
+    torch.testing.assert_close(net.code_std, std)
+    raw = pca_encode(random_kernels(4000, 4, 21, 0.7, 10.0, 0.0, torch.Generator().manual_seed(5))[0], net.pca_matrix)
+    # raw codes: tiny and alike (why the option exists); standardised: zero mean, unit spread per channel
+    assert raw.std(0).mean() < 0.05
+    z = (raw - net.code_mean) / net.code_std
+    assert z.mean(0).abs().max() < 0.1
+    assert ((z.std(0) - 1).abs() < 0.1).all()
+
+
+def test_code_norm_reaches_the_sft_layers_and_keeps_the_authors_keys():
+    plain = MANet_s2(pca_path=str(PCA_X4), **TINY)
+    normed = MANet_s2(pca_path=str(PCA_X4), code_norm=True, **TINY)
+    assert set(normed.state_dict()) - set(plain.state_dict()) == {'code_mean', 'code_std'}
+    assert not any(k.startswith('code_') for k in MANet_s3(pca_path=str(PCA_X4), **TINY).state_dict())
+    seen = []
+    normed.RRDB_trunk[0].SFT.register_forward_pre_hook(lambda m, a: seen.append(a[1]))
+    kernel = random_kernels(1, 4, 21, 0.7, 10.0, 0.0, torch.Generator().manual_seed(0))[0]
+    with torch.no_grad():
+        normed(torch.rand(1, 3, 6, 5), kernel)
+    expected = (pca_encode(kernel, normed.pca_matrix) - normed.code_mean) / normed.code_std
+    torch.testing.assert_close(seen[0][:, :, 2, 3], expected)
+
+
+def test_code_norm_statistics_travel_with_the_checkpoint():
+    a = MANet_s2(pca_path=str(PCA_X4), code_norm=True, **TINY)
+    a.code_mean.fill_(0.5)
+    b = MANet_s2(pca_path=str(PCA_X4), code_norm=True, **TINY)
+    b.load_state_dict(a.state_dict())
+    assert float(b.code_mean[0]) == 0.5
+
+
+def test_sensitivity_table_rewards_only_a_restorer_that_uses_its_kernel():
+    torch.manual_seed(0)
+    hr = [torch.rand(3, 48, 40)]
+    mean = torch.full((21, 21), 1 / 441)
+
+    def deaf(lr, k):
+        return torch.nn.functional.interpolate(lr, scale_factor=4, mode='bicubic', align_corners=False).clamp(0, 1)
+
+    truth = {}
+
+    def oracle(lr, k):   # the HR itself when fed the true kernel, bicubic otherwise
+        return hr[0][None] if any(torch.equal(k[0], t) for t in truth.values()) else deaf(lr, k)
+
+    for blur in TRUE_BLURS:
+        truth[blur.label] = blur.kernel(4)
+    deaf_table = sensitivity_table(deaf, hr, 4, mean)
+    oracle_table = sensitivity_table(oracle, hr, 4, mean)
+    assert list(deaf_table) == [b.label for b in TRUE_BLURS]
+    for label, row in deaf_table.items():
+        assert set(row) == set(fed_kernels(TRUE_BLURS[0], 4, mean))
+        assert max(row.values()) - min(row.values()) < 1e-9          # a deaf restorer: one number per row
+        assert oracle_table[label]['true'] == math.inf or oracle_table[label]['true'] > row['true'] + 20
+    text = markdown(deaf_table)
+    assert text.count('\n') == 1 + len(TRUE_BLURS) and '+0.00 | +0.00 |' in text
+
+
+def test_wrong_kernels_are_wrong():
+    true = aniso(8, 2, math.pi / 4)
+    feds = fed_kernels(true, 4, torch.full((21, 21), 1 / 441))
+    for label, k in feds.items():
+        assert k.shape == (21, 21) and abs(float(k.sum()) - 1) < 1e-5, label
+        if label != 'true':
+            assert (k - feds['true']).abs().max() > 1e-3, label
+    assert load_pca_matrix(PCA_X4).shape == (441, 15)
