@@ -84,3 +84,10 @@ def test_wrong_kernels_are_wrong():
         if label != 'true':
             assert (k - feds['true']).abs().max() > 1e-3, label
     assert load_pca_matrix(PCA_X4).shape == (441, 15)
+
+
+def test_mean_kernel_baseline_accepts_the_stage2_keywords():
+    from blindsr.options import load_options
+    opt = load_options(ROOT / 'options' / 'test' / 'curve_bsd68_x4_stage2.yml', is_train=False,
+                       overrides=['network_G.which_model_G=MANet_s2_mean', 'network_G.train_sv_rate=0.5'])
+    assert opt['network_G']['code_norm'] is True and opt['network_G']['train_sv_rate'] == 0.5

@@ -130,8 +130,14 @@ def _arch_kwargs(name):
         cls = ARCHS.get(name)
     except KeyError as e:
         raise OptionsError(f"'network_G.which_model_G': {e.args[0]}") from None
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p in params if p != 'self']
+    names = []
+    for klass in cls.__mro__:   # a subclass that forwards **kwargs accepts its base's keywords too
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in params if p.name != 'self' and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name not in names]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 # ----------------------------------------------------------------------------- overrides
