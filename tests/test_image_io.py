@@ -121,3 +121,18 @@ def test_set14_grayscale_is_3_channels(shared):
             assert np.array_equal(img[:, :, 0], img[:, :, 2])
             np.testing.assert_allclose(img[:, :, 0], raw / 255.0, atol=1e-7)
     assert len(shapes) == 1, shapes
+
+
+def test_kernel_picture_titles_each_kernel_above_its_own_tile():
+    from blindsr.degradation.kernels import anisotropic_kernels
+    from blindsr.utils.kernel_picture import kernel_picture, kernel_tile
+    est = anisotropic_kernels(6, 1, 0.5, 4)[0].numpy()
+    gt = est.T.copy()
+    pic = kernel_picture(est, gt, zoom=8, gap=4)
+    tile = kernel_tile(est, 8)
+    assert pic.shape == (16 + 168, 168 * 2 + 4, 3)
+    assert (pic[16:, :168] == tile).all() and (pic[16:, 172:] == kernel_tile(gt, 8)).all()
+    strip = pic[:16]
+    assert (strip < 128).any(axis=-1)[:, :168].sum() > 30      # text drawn over each tile's strip
+    assert (strip < 128).any(axis=-1)[:, 172:].sum() > 20
+    assert kernel_picture(est, labels=None).shape == (168, 168, 3)
