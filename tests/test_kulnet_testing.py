@@ -265,9 +265,11 @@ def test_test_py_samples_writes_uncertainty_maps(tmp_path, weights, hr_folder_x4
 
 def test_uncertainty_picture_scale():
     std = np.zeros((3, 20, 30))
-    std[:, 5, 7] = 2 / 255
+    std[:, 5, 7] = 2 / 255          # one pixel: the 99th percentile is 0, the scale falls back to the maximum
     pic, peak = up.uncertainty_picture(std)
     assert peak == pytest.approx(2.0)
+    std[:, :10] = 1 / 255           # the top of the scale ignores the brightest 1 %
+    assert up.uncertainty_picture(std)[1] == pytest.approx(1.0)
     assert pic.shape == (40, 30 + up.GAP + up.BAR_WIDTH + up.LABEL_WIDTH, 3)      # bar at least 40 tall
     assert (pic[5, 7] != pic[0, 0]).any() and (pic[:20, :30].reshape(-1, 3) == pic[0, 0]).all(1).sum() == 599
 

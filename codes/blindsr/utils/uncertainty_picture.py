@@ -2,8 +2,9 @@
 
 The picture is the map at the SR's size (the spread averaged over the colour channels, in grey
 levels of 0..255), followed on the right by a gap and a colour bar: its bottom is 0, its top the
-image's largest spread, written above the bar (e.g. ``max 3.2``) with the midpoint beside the bar.
-Each image is scaled to its own maximum; the numbers on the bar give the absolute scale.
+99th percentile of the image's spread, written above the bar with a ``+`` (e.g. ``3.2+``: brighter
+pixels saturate; a few isolated pixels can spread far more than the rest), the midpoint beside it.
+Each image has its own scale; the numbers on the bar give it in grey levels.
 """
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from .image_io import write_image
 BAR_WIDTH = 12
 GAP = 4
 LABEL_WIDTH = 44
+SCALE_PERCENTILE = 99
 
 
 def _colormap(x):
@@ -36,11 +38,14 @@ def _label(canvas, text, x, y):
 
 
 def uncertainty_picture(std):
-    """RGB uint8 (H, W + bar) picture of a spread map (see the module docstring); returns (picture, max)."""
+    """RGB uint8 (H, W + bar) picture of a spread map (see the module docstring); returns (picture, top of
+    the scale in grey levels)."""
     levels = spread_levels(std)
     h, w = levels.shape
-    peak = float(levels.max())
-    scaled = levels / peak if peak > 0 else levels
+    peak = float(np.percentile(levels, SCALE_PERCENTILE))
+    if peak <= 0:
+        peak = float(levels.max())
+    scaled = np.clip(levels / peak, 0, 1) if peak > 0 else levels
     bar_h = max(h, 40)
     canvas = np.full((bar_h, w + GAP + BAR_WIDTH + LABEL_WIDTH, 3), 255, np.uint8)
     canvas[:h, :w] = _colormap(scaled)
@@ -49,14 +54,14 @@ def uncertainty_picture(std):
     x0 = w + GAP
     canvas[top:top + ramp.shape[0], x0:x0 + BAR_WIDTH] = _colormap(ramp)
     canvas = np.ascontiguousarray(canvas)
-    _label(canvas, f'max {peak:.2g}', x0, 8)
+    _label(canvas, f'{peak:.2g}+', x0, 8)
     _label(canvas, f'{peak / 2:.2g}', x0 + BAR_WIDTH + 2, top + ramp.shape[0] // 2 + 3)
     _label(canvas, '0', x0 + BAR_WIDTH + 2, top + ramp.shape[0])
     return canvas, peak
 
 
 def save_uncertainty_picture(path, std):
-    """Write the picture of ``std`` (C, H, W) to ``path`` (atomically); returns the largest spread in grey levels."""
+    """Write the picture of ``std`` (C, H, W) to ``path`` (atomically); returns the top of its scale (grey levels)."""
     picture, peak = uncertainty_picture(std)
     write_image(path, picture, channel_order='rgb')
     return peak
