@@ -200,6 +200,30 @@ def test_sweep_kernel_is_the_one_the_lr_was_made_with(tmp_path, weights, hr_fold
     assert np.allclose(data['gt_ker'], expected, atol=1e-7)
 
 
+def test_shipped_option_file_sweeps_gt_sets_and_runs_lq_gtlq_once(tmp_path, weights, hr_folder_x4, results):
+    name = _name(results, 'modes')
+    for sub in ('lq', 'gt', 'lr'):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / 'lq' / 'img001.png'), cv2.imread(str(REPO_ROOT / 'datasets/historical/LR/img001.png'))[:20, :20])
+    cv2.imwrite(str(tmp_path / 'gt' / 'toy1.png'), cv2.imread(str(REPO_ROOT / 'datasets/toy_dataset/HR_si/toy1.png'))[:80, :80])
+    cv2.imwrite(str(tmp_path / 'lr' / 'toy1.png'),
+                cv2.imread(str(REPO_ROOT / 'datasets/toy_dataset/LR_mode0_noise0/toy1.png'))[:20, :20])
+    assert test_command.main(['--opt', str(REPO_ROOT / 'options/test/test_KULNet_x4.yml'), '--set', f'name={name}',
+                              '--set', 'sig1=[2.0, 4.0]', '--set', 'sig2=[0.5, 4.0]', '--set', 'theta=[0, 180]',
+                              '--set', f'datasets.test_1.dataroot_GT={hr_folder_x4}',
+                              '--set', f'datasets.test_2.dataroot_LQ={tmp_path / "lq"}',
+                              '--set', f'datasets.test_3.dataroot_GT={tmp_path / "gt"}',
+                              '--set', f'datasets.test_3.dataroot_LQ={tmp_path / "lr"}',
+                              '--set', f'path.pretrain_model_G={weights}']) == 0
+    root = REPO_ROOT / 'results' / name
+    assert [r['kernel'] for r in _rows(root / 'Set5' / 'metrics.csv')] == ['k_2_0.5_0', 'k_4_4_180', 'mean']
+    assert sorted(p.name for p in (root / 'Set5').iterdir() if p.is_dir()) == ['k_2_0.5_0', 'k_4_4_180']
+    assert [r['image'] for r in _rows(root / 'historical' / 'metrics.csv')] == ['img001', 'average']
+    assert cv2.imread(str(root / 'historical' / 'img001.png')).shape == (80, 80, 3)
+    gtlq = _rows(root / 'toy_dataset' / 'metrics.csv')
+    assert [r['image'] for r in gtlq] == ['toy1', 'average'] and math.isfinite(float(gtlq[0]['psnr_y']))
+
+
 def _model(weights, *overrides):
     opt = load_options(REPO_ROOT / 'options/test/test_KULNet_x4.yml', is_train=False,
                        overrides=[f'path.pretrain_model_G={weights}', 'sig1=3.5', 'sig2=1.5', 'theta=0.5233',
