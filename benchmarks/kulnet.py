@@ -133,7 +133,8 @@ def parse_args(argv=None):
     p.add_argument('--runs', type=_positive, default=3, help='forward: timed runs, median printed (default 3)')
     p.add_argument('--step-runs', type=_positive, default=3,
                    help='training step: timed steps, median printed (default 3; each is minutes at the defaults)')
-    p.add_argument('--warmup', type=int, default=1, help='untimed calls before the timed ones (default 1; 0 to save time)')
+    p.add_argument('--warmup', type=int, default=1,
+                   help='untimed calls before the timed ones (default 1; 0 to save time)')
     p.add_argument('--skip-forward', action='store_true', help='do not measure the forward')
     p.add_argument('--skip-step', action='store_true', help='do not measure the training step')
     p.add_argument('--child', choices=('forward', 'step'), help=argparse.SUPPRESS)

@@ -204,10 +204,11 @@ def test_shipped_option_file_sweeps_gt_sets_and_runs_lq_gtlq_once(tmp_path, weig
     name = _name(results, 'modes')
     for sub in ('lq', 'gt', 'lr'):
         (tmp_path / sub).mkdir()
-    cv2.imwrite(str(tmp_path / 'lq' / 'img001.png'), cv2.imread(str(REPO_ROOT / 'datasets/historical/LR/img001.png'))[:20, :20])
-    cv2.imwrite(str(tmp_path / 'gt' / 'toy1.png'), cv2.imread(str(REPO_ROOT / 'datasets/toy_dataset/HR_si/toy1.png'))[:80, :80])
-    cv2.imwrite(str(tmp_path / 'lr' / 'toy1.png'),
-                cv2.imread(str(REPO_ROOT / 'datasets/toy_dataset/LR_mode0_noise0/toy1.png'))[:20, :20])
+    def crop(src, dst, side):
+        cv2.imwrite(str(tmp_path / dst), cv2.imread(str(REPO_ROOT / 'datasets' / src))[:side, :side])
+    crop('historical/LR/img001.png', 'lq/img001.png', 20)
+    crop('toy_dataset/HR_si/toy1.png', 'gt/toy1.png', 80)
+    crop('toy_dataset/LR_mode0_noise0/toy1.png', 'lr/toy1.png', 20)     # the LR of that HR crop
     assert test_command.main(['--opt', str(REPO_ROOT / 'options/test/test_KULNet_x4.yml'), '--set', f'name={name}',
                               '--set', 'sig1=[2.0, 4.0]', '--set', 'sig2=[0.5, 4.0]', '--set', 'theta=[0, 180]',
                               '--set', f'datasets.test_1.dataroot_GT={hr_folder_x4}',
@@ -306,7 +307,8 @@ def test_infer_py_on_a_real_photo(tmp_path, weights, shared):
     assert infer_command.main(['--input', str(tmp_path / 'in'), '--model', str(weights), '--output', str(out),
                        '--samples', '2', '--tile', '16', '--tile_overlap', '4']) == 0
     assert cv2.imread(str(out / 'chip.png')).shape == (96, 96, 3)
-    assert cv2.imread(str(out / 'uncertainty' / 'chip.png')).shape == (96, 96 + up.GAP + up.BAR_WIDTH + up.LABEL_WIDTH, 3)
+    bar = up.GAP + up.BAR_WIDTH + up.LABEL_WIDTH
+    assert cv2.imread(str(out / 'uncertainty' / 'chip.png')).shape == (96, 96 + bar, 3)
     # whole image, deterministic: the same output twice
     for run in ('a', 'b'):
         assert infer_command.main(['--input', str(tmp_path / 'in'), '--model', str(weights), '--output',
