@@ -18,6 +18,7 @@ from blindsr.degradation.kernels import anisotropic_kernels
 from blindsr.kulnet import KULNet
 from blindsr.models.blind_model import BlindSRModel
 from blindsr.options import OptionsError, load_options
+from blindsr.options.loader import validate
 from blindsr.options.kernel_sweep import kernel_options, sweep_kernels
 from blindsr.utils import uncertainty_picture as up
 from blindsr.utils.paths import REPO_ROOT
@@ -148,6 +149,11 @@ def test_kernel_lists_are_validated(tmp_path):
                                 'datasets: {t: {name: t, mode: LQ, dataroot_LQ: datasets/historical/LR}}\n'
                                 'network_G: {which_model_G: KULNet}\n'), is_train=False)
     assert sweep_kernels(plain) is None and plain['theta'] == 0.785
+    train = {'name': 'x', 'scale': 4, 'sig1': [2.0, 3.0], 'network_G': {'which_model_G': 'KULNet'},
+             'datasets': {'train': {'name': 't', 'mode': 'GT', 'dataroot_GT': 'datasets/Set5/HR', 'GT_size': 48}},
+             'train': {'lr_G': 1e-4, 'niter': 1, 'pixel_criterion': 'l1', 'pixel_weight': 1.0}}
+    with pytest.raises(OptionsError, match='sig1: a list of test kernels is for test.py'):
+        validate(train, is_train=True)
 
 
 def _write(tmp_path, text):
