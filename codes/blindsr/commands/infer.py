@@ -32,6 +32,9 @@ def parse_args(argv=None):
                    help='override an option of the record or --opt file (repeatable; type-checked)')
     p.add_argument('--save_kernel', action='store_true',
                    help='also write npz/<stem>.npz (SR, LR, estimated kernel field) for explore_kernels.py')
+    p.add_argument('--samples', type=int, default=None, metavar='N',
+                   help='average N forwards per image (the latent draws of KULNet) and write their per-pixel std '
+                        'as uncertainty/<stem>.png; the same as --set samples=N (default 1)')
     p.add_argument('--tile', type=int, default=256,
                    help='LR tile size: larger images run tile by tile to bound memory (default 256; 0: whole image)')
     p.add_argument('--tile_overlap', type=int, default=32,
@@ -57,7 +60,8 @@ def main(argv=None):
         setup_logging()
         paths = input_images(args.input)
         check_output_location(args.input, paths, args.output)
-        opt = checkpoint_options(args.model, args.opt, args.scale, args.set)
+        samples = [] if args.samples is None else [f'samples={args.samples}']
+        opt = checkpoint_options(args.model, args.opt, args.scale, args.set + samples)
         inference = Inference(opt, device_from_name(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap)
         summary = super_resolve(inference, paths, args.output, save_kernel=args.save_kernel, overwrite=args.overwrite)
         return 1 if summary.failed else 0

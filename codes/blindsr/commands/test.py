@@ -5,7 +5,10 @@
 Outputs go to ``results/<name>/<set>/`` (an earlier folder of the same name is archived, never
 overwritten, once the datasets and checkpoints have been checked; at most 5 archives per name):
 ``<img>.png`` (SR), ``kernels/<img>.png`` (estimated | true kernel at the image
-centre), ``metrics.csv``, and with ``--save_kernel`` ``npz/<img>.npz`` for the kernel explorer.
+centre), ``metrics.csv``, with ``--save_kernel`` ``npz/<img>.npz`` for the kernel explorer, and with
+``--samples N`` (N > 1) ``uncertainty/<img>.png``, the std of the N draws. A kernel sweep (lists in
+``sig1``/``sig2``/``theta``) puts each kernel's results in ``<set>/<kernel>/`` and a row per kernel plus
+their mean in ``<set>/metrics.csv``.
 An image that cannot be read is a ``failed`` row of metrics.csv (with the reason) and the rest still
 run; the exit status is then 1 (2 for a usage error).
 """
@@ -21,6 +24,9 @@ def parse_args(argv=None):
                    help='override an option, e.g. --set sv_mode=4 (repeatable; type-checked)')
     p.add_argument('--save_kernel', action='store_true',
                    help='also write npz/<img>.npz: SR image, LR-resolution kernel field, true kernel, scale')
+    p.add_argument('--samples', type=int, default=None, metavar='N',
+                   help='average N forwards per image (the latent draws of KULNet) and write their per-pixel std '
+                        'as uncertainty/<img>.png; the same as --set samples=N (default: the option file\'s, 1)')
     return p.parse_args(argv)
 
 
@@ -30,7 +36,8 @@ def main(argv=None):
     def job():
         from blindsr.engine.tester import test
         from blindsr.options import load_options
-        opt = load_options(args.opt, is_train=False, overrides=args.set)
+        samples = [] if args.samples is None else [f'samples={args.samples}']
+        opt = load_options(args.opt, is_train=False, overrides=args.set + samples)
         summary = test(opt, save_kernel=args.save_kernel)
         return 1 if summary.failed else 0
     return run_cli(job)

@@ -4,7 +4,7 @@ import math
 from ..metrics.kernel_metrics import kernel_field_psnr
 from ..metrics.psnr_ssim import psnr_y, ssim_y
 
-METRIC_NAMES = ('psnr_y', 'ssim_y', 'lr_psnr_y', 'lr_ssim_y', 'psnr_k')
+METRIC_NAMES = ('psnr_y', 'ssim_y', 'lr_psnr_y', 'lr_ssim_y', 'psnr_k', 'sr_spread')
 
 
 def true_field(out):
@@ -25,6 +25,7 @@ def image_metrics(out, scale, crop_border=None, reblur=None, lr_metrics=True):
       *estimated* kernels vs the clean LR — the kernel-quality measure that also works for
       spatially variant kernels; ``scale`` LR pixels cut as the authors do.
     * ``psnr_k``: kernel PSNR averaged over LR pixels against the true kernel or field.
+    * ``sr_spread``: with an ``uncertainty`` output, its mean (the SR's std over draws), in grey levels 0..255.
     """
     crop = scale if crop_border is None else crop_border
     m = {}
@@ -41,6 +42,8 @@ def image_metrics(out, scale, crop_border=None, reblur=None, lr_metrics=True):
         gt = true_field(out)
         if gt is not None:
             m['psnr_k'] = kernel_field_psnr(field[0].cpu().numpy(), gt.cpu().numpy())
+    if 'uncertainty' in out:
+        m['sr_spread'] = float(out['uncertainty'][0].float().mean()) * 255.0
     return m
 
 

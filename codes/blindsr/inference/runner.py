@@ -5,7 +5,8 @@ Each image is read (gray, RGB, RGBA, 8 or 16 bit), run through the model in tile
 RGB for colour inputs, gray for gray ones, with the alpha channel enlarged (bicubic) for
 RGBA ones (inputs sharing a stem, ``photo.png`` and ``photo.jpg``, become ``photo_png.png``
 and ``photo_jpg.png``). ``save_kernel`` adds ``<output>/npz/<stem>.npz`` (SR image, LR image, estimated
-kernel field, scale), which ``explore_kernels.py`` opens. A file that cannot be read or
+kernel field, scale), which ``explore_kernels.py`` opens; the option ``samples`` > 1 adds
+``<output>/uncertainty/<stem>.png``, the per-pixel std of the draws. A file that cannot be read or
 processed is logged and skipped; the others go on. Existing outputs are kept unless
 ``overwrite``.
 """
@@ -21,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..engine.tester import save_npz
 from ..registry import MODELS
 from ..utils.image_io import ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, write_image
+from ..utils.uncertainty_picture import save_uncertainty_picture
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +163,8 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                 write_image(targets[0], _output_picture(sr, gray, alpha), channel_order='rgb')
             if save_kernel and 'est_field' in out and (overwrite or not targets[-1].exists()):
                 save_npz(targets[-1], out, inference.scale)
+            if 'uncertainty' in out:
+                save_uncertainty_picture(output / 'uncertainty' / f'{stems[path]}.png', out['uncertainty'][0])
             summary.done.append(path)
             h, w = out['lr'].shape[-2:]
             logger.info('%s: %dx%d -> x%d%s', path.name, w, h, inference.scale,

@@ -97,18 +97,20 @@ class BlindSRModel(BaseModel):
     def true_kernel(self):
         return self.batch.get('kernel_field', self.batch.get('kernel'))
 
+    def _named(self, result):
+        """The forward's results by the names the network declares (``capabilities.outputs``)."""
+        result = result if isinstance(result, tuple) else (result,)
+        return dict(zip(self.capabilities.outputs, result))
+
     def _run(self, net, lr):
-        """Forward; the results by the names the network declares (``capabilities.outputs``)."""
+        """Forward on the fed batch; the results by name."""
         if self.capabilities.takes_kernel:
             k = self.true_kernel()
             if k is None:
                 raise ValueError(f"{self.opt['network_G']['which_model_G']} needs the true kernel, "
                                  'which LQ-only data does not have: use GT or GTLQ data with kernels')
-            result = net(lr, k)
-        else:
-            result = net(lr)
-        result = result if isinstance(result, tuple) else (result,)
-        return dict(zip(self.capabilities.outputs, result))
+            return self._named(net(lr, k))
+        return self._named(net(lr))
 
     # ------------------------------------------------------------------ training
     def optimize_parameters(self, step):
@@ -127,30 +129,81 @@ class BlindSRModel(BaseModel):
         return logs
 
     # ------------------------------------------------------------------ inference
+    def _tile_net(self, net):
+        """``net`` as :func:`~blindsr.archs.tiling.tiled_forward` wants it: (SR, kernel field of the tile)."""
+        def forward(lr, *kernel):
+            named = self._named(net(lr, *kernel))
+            return named['sr'], (estimated_field(named, lr) if self.capabilities.estimates_kernel else None)
+        return forward
+
+    def _test_forward(self, net, lr, tile, tile_overlap):
+        """One forward of the test input (in tiles when ``tile``): 'sr' and the kernel estimate by name."""
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            if tile:
+                from ..archs.tiling import tiled_forward
+                kernel = self.true_kernel() if self.capabilities.takes_kernel else None
+                sr, field = tiled_forward(self._tile_net(net), lr, tile, tile_overlap, self.scale, kernel=kernel)
+                return {'sr': sr, 'est_field': field}
+            return self._run(net, lr)
+
+    def _draws(self, net, lr, tile, tile_overlap, n):
+        """``n`` forwards: the mean SR (of the clamped draws), its per-pixel std (None for n = 1) and the
+        mean kernel estimate. Deviations are taken from the first draw, so identical draws give a std of 0."""
+        keep = ('sr', 'est_kernel', 'est_field')
+        first = sums = sq = None
+        for _ in range(n):
+            outputs = self._test_forward(net, lr, tile, tile_overlap)
+            if 'sr' in outputs:
+                outputs['sr'] = outputs['sr'].float().clamp(0, 1)
+            if 'est_kernel' in outputs:
+                outputs.pop('est_field', None)    # one kernel per image: average it, expand afterwards
+            outputs = {k: v.float() for k, v in outputs.items() if k in keep and v is not None}
+            if n == 1:
+                return outputs, None
+            if first is None:
+                first, sums = outputs, {k: torch.zeros_like(v) for k, v in outputs.items()}
+                sq = torch.zeros_like(outputs['sr']) if 'sr' in outputs else None
+            for k, v in outputs.items():
+                sums[k] += v - first[k]
+            if sq is not None:
+                sq += (outputs['sr'] - first['sr']) ** 2
+        mean = {k: first[k] + sums[k] / n for k in first}
+        std = None
+        if sq is not None:
+            d = sums['sr'] / n
+            std = (sq / n - d * d).clamp_min(0).sqrt()
+            if not std.any() and not self._warned_identical:
+                self._warned_identical = True
+                logger.warning('samples = %d, but the draws are identical (the network does not sample at test, '
+                               'e.g. network_G.sample_latent: false): the uncertainty map is 0', n)
+        return mean, std
+
+    _warned_identical = False
+
     @torch.no_grad()
     def test(self, tile=None, tile_overlap=0):
-        """Run on the fed batch; a :class:`~blindsr.models.contract.TestOutput`."""
+        """Run on the fed batch; a :class:`~blindsr.models.contract.TestOutput`.
+
+        With the option ``samples`` = N > 1 the network runs N times (a network that samples at test,
+        such as KULNet, gives N draws): ``sr`` is the mean of the N SR images, ``uncertainty`` their
+        per-pixel standard deviation, and the kernel estimate the mean of the N estimates.
+        """
         net = self.bare(self.net)
         was_training = net.training
         net.eval()
         lr = self.batch['lr']
         caps = self.capabilities
-        with torch.autocast(self.device.type, enabled=self.use_amp):
-            if tile:
-                from ..archs.tiling import tiled_forward
-                kernel = self.true_kernel() if caps.takes_kernel else None
-                sr, field = tiled_forward(net, lr, tile, tile_overlap, self.scale, kernel=kernel)
-                outputs = {'sr': sr, 'est_field': field}
-            else:
-                outputs = self._run(net, lr)
+        outputs, std = self._draws(net, lr, tile, tile_overlap, self.opt['samples'] or 1)
         net.train(was_training)
         out = {'lr': lr, 'lr_clean': self.batch['lr_clean']}
         if caps.makes_sr:
-            out['sr'] = outputs['sr'].float().clamp(0, 1)
+            out['sr'] = outputs['sr']
+            if std is not None:
+                out['uncertainty'] = std
         if caps.estimates_kernel:
-            out['est_field'] = estimated_field(outputs, lr).float()
+            out['est_field'] = estimated_field(outputs, lr)
             if 'est_kernel' in outputs:
-                out['est_kernel'] = outputs['est_kernel'].float()
+                out['est_kernel'] = outputs['est_kernel']
         for key in ('hr', 'kernel', 'kernel_field'):
             if key in self.batch:
                 out[key] = self.batch[key]

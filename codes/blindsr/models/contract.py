@@ -79,6 +79,9 @@ class TestOutput(TypedDict, total=False):
     Kernel estimators: ``est_field`` (B, h, w, l, l), the kernel at each LR pixel (an expanded
     view for single-kernel estimators), and ``est_kernel`` (B, l, l) when there is one kernel
     per image.
+    Optional, when the model ran several forwards (option ``samples`` > 1): ``uncertainty``
+    (B, 3, s*h, s*w), the per-pixel standard deviation of the SR over those draws (``sr`` is then
+    their mean); the engine writes it as a picture (``uncertainty/<img>.png``).
     From the data, when known: ``hr``; ``kernel`` (B, l, l) or ``kernel_field`` (B, h, w, l, l),
     the true blur.
     ``extras``: a dict of method-specific results (e.g. DIP-FKP's own HR estimate and history,
@@ -92,6 +95,7 @@ class TestOutput(TypedDict, total=False):
     hr: Tensor
     kernel: Tensor
     kernel_field: Tensor
+    uncertainty: Tensor
     extras: dict
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from ..utils.paths import REPO_ROOT, resolve_path
+from .kernel_sweep import check_kernel_sweep
 from .schema import DATASET, EXTRA_SECTIONS, LOSS_TERM, NETWORK_G, SECTIONS, TOP_LEVEL, Key
 
 
@@ -40,6 +41,12 @@ def _check_type(value, key: Key, where):
     t = key.type
     if t == 'any':
         return value
+    if t == 'float|list[float]':
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise OptionsError(f"'{where}' must be a number or a non-empty list of numbers, got []")
+            return [_check_type(v, Key(float), f'{where}[{i}]') for i, v in enumerate(value)]
+        return _check_type(value, Key(float), where)
     if t in ('list[int]', 'list[float]', list):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and t != list:
             value = [value]
@@ -81,7 +88,8 @@ def _check_type(value, key: Key, where):
 
 def _check_range(value, key: Key, where):
     """Raise ``OptionsError`` naming the option and its allowed range when ``value`` is outside it."""
-    if value is None or not key.range_text() or key.type not in (int, float, 'list[int]', 'list[float]'):
+    if value is None or not key.range_text() or key.type not in (int, float, 'list[int]', 'list[float]',
+                                                                  'float|list[float]'):
         return
     for v in value if isinstance(value, list) else [value]:
         if not key.in_range(v):
@@ -194,6 +202,10 @@ def validate(raw, is_train, optional=()):
     opt = _validate_section(top_raw, TOP_LEVEL, '', optional=optional)
     if opt['tile'] and opt['tile_overlap'] >= opt['tile']:
         raise OptionsError(f"'tile_overlap' = {opt['tile_overlap']} must be smaller than 'tile' = {opt['tile']}")
+    try:
+        check_kernel_sweep(opt, is_train)
+    except ValueError as e:
+        raise OptionsError(str(e)) from None
     if is_train and opt['train_sv_rate'] and opt['rate_iso']:
         raise OptionsError(f"'train_sv_rate' = {opt['train_sv_rate']} needs 'rate_iso' = 0 (got {opt['rate_iso']}): "
                            'the random training fields are anisotropic')

@@ -10,7 +10,7 @@ from typing import Any, Optional, Tuple
 
 @dataclass(frozen=True)
 class Key:
-    type: Any                  # int, float, bool, str, list, 'list[int]', 'list[float]', 'any'
+    type: Any                  # int, float, bool, str, list, 'list[int]', 'list[float]', 'float|list[float]', 'any'
     default: Any = None
     required: bool = False
     choices: Optional[Tuple] = None
@@ -54,7 +54,12 @@ TOP_LEVEL = {
     'kernel_size': _k(int, 21, min=1, odd=True),
     'code_length': _k(int, 15, min=1),
     'sig_min': _k(float, min=0), 'sig_max': _k(float, min=0),
-    'sig': _k(float, 1.6, min=0), 'sig1': _k(float, 6.0, min=0), 'sig2': _k(float, 1.0, min=0), 'theta': _k(float, 0.0),
+    'sig': _k(float, 1.6, min=0),
+    # the fixed anisotropic test kernel; lists (the KULNet authors' test.yml) are a sweep of kernels (engine/kernel_sweep.py)
+    'sig1': _k('float|list[float]', 6.0, min=0, help='test kernel variance along theta; a list: one test pass per kernel'),
+    'sig2': _k('float|list[float]', 1.0, min=0, help='test kernel variance across theta; a list: one test pass per kernel'),
+    'theta': _k('float|list[float]', 0.0, help="test kernel angle: a number is in radians (MANet's files), a list in "
+                "degrees, converted with / 180 * 3.14 as the KULNet authors' test.py does"),
     'rate_iso': _k(float, 0.0, min=0, max=1),
     'sv_mode': _k(int, 0, choices=(0, 1, 2, 3, 4, 5, 6)),
     # noise levels in 0..255 units; defaults are the values of the authors' shipped files
@@ -74,6 +79,8 @@ TOP_LEVEL = {
     'tile': _k(int, min=1, help='test: LR tile size for large inputs (null: whole image)'),
     'tile_overlap': _k(int, 32, min=0, help='test: LR overlap between tiles'),
     'amp': _k(bool, True, help='mixed precision when on CUDA (always fp32 on CPU)'),
+    'samples': _k(int, 1, min=1, max=1000, help='test/infer: forwards per image; > 1 averages them (the draws of a network '
+                  'that samples at test, e.g. KULNet) and writes their per-pixel std as an uncertainty map'),
     'sv_sets': _k(list, ['BSD100'], help='prepare_testset: names (datasets.<phase>.name) of the sets that '
                   'also get spatially variant modes 1-5; the authors hard-code BSD100'),
 }
