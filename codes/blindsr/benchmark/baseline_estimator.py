@@ -34,8 +34,11 @@ class MeanTrainingKernel(Estimator):
         super().__init__(settings, scale, device)
         self.kernel = None
 
-    def estimate(self, sample, seed=0):
+    def prepare(self):
         if self.kernel is None:
             self.kernel = mean_training_kernel(self.scale, MANET.size(self.scale), rate_iso=self.settings['rate_iso'],
                                                train_sv_rate=self.settings['train_sv_rate']).to(self.device)
+
+    def estimate(self, sample, seed=0):
+        self.prepare()
         return KernelEstimate(self.kernel, MANET)

@@ -6,9 +6,15 @@
   allocator) and ``ru_maxrss`` is the peak of the whole process, so a thread samples the
   resident set size (``/proc/self/statm``) every ``interval`` seconds during the item;
   ``peak_mem_mb`` is the largest RSS seen minus the RSS at the item's start (memory the item
-  added). Sampling can miss a spike shorter than the interval; where ``/proc`` is missing it
-  falls back to the growth of ``ru_maxrss`` (0 once the process has been bigger before).
+  added). Freed memory that the C allocator keeps would hide an item's needs behind an earlier
+  item's, so the meter first returns it to the system (``gc.collect`` and glibc's
+  ``malloc_trim(0)``, where available). Sampling can miss a spike shorter than the interval;
+  where ``/proc`` is missing it falls back to the growth of ``ru_maxrss`` (0 once the process has
+  been bigger before).
 """
+import ctypes
+import ctypes.util
+import gc
 import os
 import resource
 import sys
@@ -29,6 +35,15 @@ def _rss_bytes():
         return peak if sys.platform == 'darwin' else peak * 1024
 
 
+def _release_freed_memory():
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass     # not glibc: the baseline may include freed memory
+
+
 class CostMeter:
     """``with CostMeter(device) as m: ...`` then ``m.wall_s`` and ``m.peak_mem_mb``."""
 
@@ -47,6 +62,7 @@ class CostMeter:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            _release_freed_memory()
             self._base = self._peak = _rss_bytes()
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._sample, daemon=True)

@@ -71,6 +71,8 @@ def crop_grid(store, test_set, image, methods, path, crop=96, seed=0):
     top, left = (h - size) // 2, (w - size) // 2
     panels = [('LR (nearest)', big, None), ('bicubic', bic, None)]
     for method in methods:
+        if method.spec == 'bicubic':      # already the second panel
+            continue
         png, npz = store.picture_paths(test_set.name, method.slug, f'{image}__s{seed}')
         if not png.is_file():
             continue

@@ -39,10 +39,13 @@ class DIPFKPEstimator(Estimator):
             raise PartError(f'parts.dipfkp: DIP-FKP works at x2, x3, x4, not x{self.scale}')
         self.prior = None
 
+    def prepare(self):
+        if self.prior is None:
+            self.prior = _prior(self.settings['prior'] or OFFICIAL / f'FKP_x{self.scale}.pt', self.scale, self.device)
+
     def estimate(self, sample, seed=0):
         s = self.settings
-        if self.prior is None:
-            self.prior = _prior(s['prior'] or OFFICIAL / f'FKP_x{self.scale}.pt', self.scale, self.device)
+        self.prepare()
         runner = DIPFKP(self.scale, self.prior, max_iters=s['max_iters'], dip_lr=s['dip_lr'], kp_lr=s['kp_lr'],
                         freeze_latent_iters=s['freeze_latent_iters'], ssim_iters=s['ssim_iters'],
                         dip_seed=1 + seed, latent_seed=5 + seed, device=self.device, fast=s['fast'])
@@ -64,14 +67,17 @@ class KernelGANFKPEstimator(Estimator):
             raise PartError(f'parts.kernelganfkp: KernelGAN-FKP works at x2 and x4, not x{self.scale}')
         self.prior = None
 
+    def prepare(self):
+        if self.prior is None:
+            self.prior = _prior(self.settings['prior'] or OFFICIAL / 'FKP_x2.pt', 2, self.device)
+
     def estimate(self, sample, seed=0):
         s = self.settings
         h, w = sample.lr.shape[-2:]
         if min(h, w) - 2 * s['shave'] < s['g_crop']:
             raise ValueError(f'{h}x{w} LR pixels leave less than the {s["g_crop"]}px crops KernelGAN-FKP learns from '
                              f'after shaving {s["shave"]} per border (lower parts.kernelganfkp.g_crop / shave)')
-        if self.prior is None:
-            self.prior = _prior(s['prior'] or OFFICIAL / 'FKP_x2.pt', 2, self.device)
+        self.prepare()
         runner = KernelGANFKP(self.prior, scale=self.scale, iterations=s['iterations'], batch_size=s['batch_size'],
                               g_crop=s['g_crop'], shave=s['shave'], seed=1 + seed, device=self.device)
         result = runner.run(sample.lr)

@@ -18,9 +18,12 @@ class MANetField(Estimator):
         super().__init__(settings, scale, device)
         self.model = None
 
-    def estimate(self, sample, seed=0):
+    def prepare(self):
         if self.model is None:
             self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'])
+
+    def estimate(self, sample, seed=0):
+        self.prepare()
         out = run_blind_model(self.model, sample.lr, self.settings['tile'], self.settings['tile_overlap'])
         return KernelEstimate(out['est_field'][0], MANET)
 

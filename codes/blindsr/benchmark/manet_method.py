@@ -16,9 +16,12 @@ class MANetStage3(EndToEnd):
         super().__init__(settings, scale, device)
         self.model = None
 
-    def run(self, sample, seed=0):
+    def prepare(self):
         if self.model is None:
             self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'])
+
+    def run(self, sample, seed=0):
+        self.prepare()
         out = run_blind_model(self.model, sample.lr, self.settings['tile'], self.settings['tile_overlap'])
         return out['sr'], KernelEstimate(out['est_field'][0], MANET)
 

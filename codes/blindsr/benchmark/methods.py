@@ -77,6 +77,12 @@ class Method:
             raise PartError(f"method {self.spec!r}: restorer {restorer.name} takes one kernel per image but "
                             f'{estimator.name} gives a kernel field on set {test_set.name}{hint}')
 
+    def prepare(self, scale):
+        """The parts' one-off set-up for ``scale`` (outside the timed work)."""
+        for part in self.parts(scale):
+            if part is not None:
+                part.prepare()
+
     def run(self, sample, seed=0):
         """``(SR (1, 3, sH, sW), KernelEstimate or None)`` for one sample."""
         end_to_end, estimator, restorer = self.parts(sample.scale)

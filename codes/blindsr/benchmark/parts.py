@@ -89,6 +89,10 @@ class Part:
     def check(self, test_set):
         """Raise :class:`PartError` if this part cannot run on ``test_set`` (before any work)."""
 
+    def prepare(self):
+        """One-off set-up (loading weights, the mean kernel), done before an item's clock starts,
+        so the time and memory of an item are the method's own per-image cost. Idempotent."""
+
 
 class Estimator(Part):
     """``estimate(sample, seed) -> KernelEstimate``.

@@ -16,9 +16,12 @@ class RRDBSFTRestorer(Restorer):
         super().__init__(settings, scale, device)
         self.model = None
 
-    def restore(self, sample, estimate):
+    def prepare(self):
         if self.model is None:
             self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'])
+
+    def restore(self, sample, estimate):
+        self.prepare()
         kernel = estimate.to(MANET, self.scale, MANET.size(self.scale))
         out = run_blind_model(self.model, sample.lr, self.settings['tile'], self.settings['tile_overlap'], kernel=kernel)
         return out['sr']

@@ -98,6 +98,7 @@ class Benchmark:
 
     def run_item(self, item, sample, method):
         """Compute one item; its record (ok, with metrics and costs)."""
+        method.prepare(sample.scale)
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
         with CostMeter(self.device) as cost:   # no no_grad here: per-image optimisers need gradients

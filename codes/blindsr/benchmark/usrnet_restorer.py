@@ -23,12 +23,15 @@ class USRNetRestorer(Restorer):
         super().__init__(settings, scale, device)
         self.net = None
 
-    def restore(self, sample, estimate):
+    def prepare(self):
         if self.net is None:
             path = resolve_path(self.settings['weights'])
             if not path.is_file():
                 raise FileNotFoundError(f'{path}: USRNet weights not found')
             self.net = load_usrnet(path, self.device)
+
+    def restore(self, sample, estimate):
+        self.prepare()
         kernel = estimate.to(FKP, self.scale, CONVERTED_SIZE)
         sr = usrnet_sr(self.net, sample.lr, kernel, self.scale, self.settings['noise_level'] / 255.)
         return sr.clamp(0, 1)
