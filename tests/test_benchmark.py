@@ -52,6 +52,7 @@ def tiny_set(tmp_path_factory):
         write_image(root / 'HR' / f'{stem}.png', tensor2img(hr[0]), channel_order='bgr')
         write_image(root / 'DIPFKP_lr_x4' / f'{stem}.png', tensor2img(lr[0]), channel_order='bgr')
         save_kernel_mat(root / 'DIPFKP_gt_k_x4' / f'{stem}.mat', kernel.numpy())
+        write_image(root / 'real' / 'LR' / f'{stem}.png', tensor2img(lr[0]), channel_order='bgr')   # no HR, no kernel
     return root
 
 
@@ -81,6 +82,9 @@ def quick_run(tmp_path_factory, tiny_set, official):
     tmp = tmp_path_factory.mktemp('quick')
     opt = write_options(tmp / 'quick.yml', 'quick', DETERMINISTIC + ['dipfkp -> usrnet'], tiny_set, official,
                         grid={'images': [{'set': 'Tiny_x4', 'image': 'bird'}], 'crop': 48})
+    raw = yaml.safe_load(opt.read_text())
+    raw['sets']['Tiny_real'] = {'dataroot_LQ': str(tiny_set / 'real' / 'LR'), 'methods': ['bicubic', 'mean -> usrnet']}
+    opt.write_text(yaml.safe_dump(raw))
     with torch.random.fork_rng():
         status = main(['--opt', str(opt), '--results', str(tmp / 'results')])
     return status, tmp / 'results' / 'quick'
@@ -90,6 +94,8 @@ def test_quick_run_writes_the_table_csv_and_pictures(quick_run):
     status, out = quick_run
     assert status == 0
     rows = read_csv(out / 'benchmark.csv')
+    real = [r for r in rows if r['set'] == 'Tiny_real']
+    rows = [r for r in rows if r['set'] == 'Tiny_x4']
     assert list(rows[0]) == ['set', 'method', 'image', 'seed', 'status', 'kernel_source', 'psnr_y', 'ssim_y', 'psnr_k',
                              'lr_psnr_y', 'wall_s', 'peak_mem_mb', 'device', 'reason']
     # 2 images x (3 deterministic methods + DIP-FKP x 2 seeds)
@@ -106,12 +112,18 @@ def test_quick_run_writes_the_table_csv_and_pictures(quick_run):
     assert float(by_method['true -> usrnet']['wall_s']) > 0
     assert (out / 'quality_vs_time_Tiny_x4.png').stat().st_size > 0
     assert (out / 'grids' / 'Tiny_x4_bird.png').stat().st_size > 0
+    # a set without HR (real photos): only the methods it names, and LR consistency as the kernel-aware number
+    assert sorted((r['method'], r['image']) for r in real) == sorted(
+        (m, i) for m in ('bicubic', 'mean -> usrnet') for i in IMAGES)
+    assert all(r['psnr_y'] == '' and r['psnr_k'] == '' for r in real)
+    assert all(float(r['lr_psnr_y']) > 20 for r in real if r['method'] == 'mean -> usrnet')
+    assert '### Tiny_real' in table and (out / 'quality_vs_time_Tiny_real.png').is_file()
 
 
 def test_true_kernel_beats_the_mean_kernel_for_usrnet(quick_run):
     _, out = quick_run
     rows = read_csv(out / 'benchmark.csv')
-    psnr = {(r['method'], r['image']): float(r['psnr_y']) for r in rows}
+    psnr = {(r['method'], r['image']): float(r['psnr_y']) for r in rows if r['set'] == 'Tiny_x4'}
     for image in IMAGES:
         assert psnr[('true -> usrnet', image)] > psnr[('mean -> usrnet', image)] + 0.5, image
         assert psnr[('true -> usrnet', image)] > psnr[('bicubic', image)]
@@ -128,7 +140,7 @@ def test_resume_skips_stored_items_and_gives_the_same_table(tmp_path, tiny_set, 
     assert {p: p.read_bytes() for p in items} == before       # the stored items were not recomputed
     resumed = read_csv(results / 'quick' / 'benchmark.csv')
     assert len(resumed) == 2 * 3
-    full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC]
+    full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC and r['set'] == 'Tiny_x4']
     assert metric_rows(resumed) == metric_rows(full)
     table = (results / 'quick' / 'table.md').read_text()
     assert main(['--opt', str(opt), '--results', str(results)]) == 0    # nothing left: the same table
@@ -143,7 +155,7 @@ def test_shards_together_are_the_full_run(tmp_path, tiny_set, official, quick_ru
         assert main(['--opt', str(opt), '--results', str(results), '--shard', f'{k}/3']) == 0
         counts.append(len(list((results / 'quick' / 'items').glob('*/*/*.json'))))
     assert counts == [2, 4, 6]       # 6 items, every third one per shard
-    full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC]
+    full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC and r['set'] == 'Tiny_x4']
     assert metric_rows(read_csv(results / 'quick' / 'benchmark.csv')) == metric_rows(full)
 
 

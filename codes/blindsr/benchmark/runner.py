@@ -65,9 +65,15 @@ class Benchmark:
         dup = sorted({s for s in specs if specs.count(s) > 1})
         if dup:
             raise PartError(f'methods: {", ".join(dup)} listed twice')
+        for test_set in self.sets.values():
+            unknown = sorted(set(test_set.methods or ()) - set(specs))
+            if unknown:
+                raise PartError(f'sets.{test_set.name}.methods: {", ".join(unknown)} not in methods '
+                                f'({", ".join(specs)})')
         for method in self.methods:
             for test_set in self.sets.values():
-                method.check(test_set)
+                if self.runs_on(method, test_set):
+                    method.check(test_set)
         self._check_grid()
 
     def _check_grid(self):
@@ -79,6 +85,10 @@ class Benchmark:
                 raise PartError(f"grid.images: set {entry['set']} has no image {entry['image']!r} "
                                 f"(it has {', '.join(test_set.images[:10])}{' ...' if len(test_set.images) > 10 else ''})")
 
+    @staticmethod
+    def runs_on(method, test_set):
+        return test_set.methods is None or method.spec in test_set.methods
+
     def seeds(self, method):
         return range(self.opt['seeds']) if method.seeded else range(1)
 
@@ -87,7 +97,7 @@ class Benchmark:
         items = [Item(set_name, i, image, m.spec, m.slug, seed)
                  for set_name, test_set in self.sets.items()
                  for i, image in enumerate(test_set.images)
-                 for m in self.methods for seed in self.seeds(m)]
+                 for m in self.methods if self.runs_on(m, test_set) for seed in self.seeds(m)]
         if shard is not None:
             k, n = shard
             items = items[k - 1::n]

@@ -43,20 +43,22 @@ class BenchmarkSet:
     scale: int
     dataroot_LQ: Path
     dataroot_GT: Optional[Path] = None
+    methods: Optional[list] = None     # the methods run on this set (None: all of the option file's)
 
     @classmethod
     def from_options(cls, name, spec, default_scale):
         if not isinstance(spec, dict) or 'dataroot_LQ' not in spec:
             raise PartError(f'sets.{name}: give dataroot_LQ (and dataroot_GT for sets with ground truth)')
-        unknown = sorted(set(spec) - {'dataroot_LQ', 'dataroot_GT', 'scale', 'images'})
+        unknown = sorted(set(spec) - {'dataroot_LQ', 'dataroot_GT', 'scale', 'images', 'methods'})
         if unknown:
             raise PartError(f'sets.{name}: unknown key(s) {", ".join(unknown)}; known: dataroot_LQ, dataroot_GT, scale, '
-                            'images')
+                            'images, methods')
         lq = _check_folder(name, 'dataroot_LQ', spec['dataroot_LQ'])
         gt = _check_folder(name, 'dataroot_GT', spec['dataroot_GT']) if spec.get('dataroot_GT') else None
         test_set = cls(name, int(spec.get('scale') or default_scale), lq, gt)
         if spec.get('images'):
             test_set.keep([str(s) for s in spec['images']])
+        test_set.methods = [' '.join(str(m).split()) for m in spec['methods']] if spec.get('methods') else None
         return test_set
 
     def __post_init__(self):
