@@ -5,7 +5,8 @@ Keys: ``name`` (results go to ``results/<name>/``), ``methods`` (list of end-to-
 ``scale``, ``images`` (a subset, by stem) and ``methods`` (the subset of methods run on it)), ``seeds`` (runs of per-image optimisers, default 3), ``scale`` (default of the
 sets, 4), ``device`` (auto, cpu, cuda, cuda:<i>), ``parts`` (name -> settings of that part),
 ``grid`` (``images``: list of ``{set, image}``; ``crop``: HR side of the crops, default 96),
-``plot`` (the quality-vs-time pictures, default true). A wrong key or type is one line.
+``plot`` (the quality-vs-time pictures, default true). Top-level keys starting with ``_`` are
+ignored (they hold YAML anchors, e.g. method lists shared by sets). A wrong key or type is one line.
 """
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def load_benchmark_options(path):
         raise OptionsError(f'{path}: not valid YAML ({getattr(e, "problem", e)})') from None
     if not isinstance(raw, dict):
         raise OptionsError(f'{path}: expected a mapping of options')
+    raw = {k: v for k, v in raw.items() if not str(k).startswith('_')}
     unknown = sorted(set(raw) - set(KEYS))
     if unknown:
         raise OptionsError(f'{path}: unknown key(s) {", ".join(unknown)}; known: {", ".join(KEYS)}')
