@@ -200,3 +200,28 @@ def test_shard_argument_is_checked(tmp_path, tiny_set, official, capsys):
     opt = write_options(tmp_path / 'bad.yml', 'bad', ['bicubic'], tiny_set, official)
     assert main(['--opt', str(opt), '--results', str(tmp_path / 'results'), '--shard', '3/2']) == 2
     assert 'k must be between 1 and n' in capsys.readouterr().err
+
+
+def test_weights_of_another_scale_are_refused_before_any_work(tmp_path, tiny_set, official, capsys):
+    opt = write_options(tmp_path / 'x2.yml', 'x2', ['manet_s3'], tiny_set, official)
+    raw = yaml.safe_load(opt.read_text())
+    raw['sets']['Tiny_x4']['scale'] = 2
+    opt.write_text(yaml.safe_dump(raw))
+    assert main(['--opt', str(opt), '--results', str(tmp_path / 'results')]) == 2
+    err = capsys.readouterr().err
+    assert 'parts.manet_s3.weights' in err and 'x4' in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize('profile', ['quick', 'full_x4'])
+def test_profiles_name_existing_methods_and_parts(profile):
+    from blindsr.benchmark.methods import Method, PartCache
+    from blindsr.benchmark.options import load_benchmark_options
+    from blindsr.benchmark.parts import settings_for
+    opt = load_benchmark_options(REPO_ROOT / 'options' / 'benchmark' / f'{profile}.yml')
+    cache = PartCache(opt['parts'], 'cpu')
+    methods = {m.spec: m for m in (Method(spec, cache) for spec in opt['methods'])}
+    for name, spec in opt['sets'].items():
+        assert set(spec.get('methods') or ()) <= set(methods), name
+        for m in spec.get('methods') or methods:
+            methods[m].parts(spec.get('scale') or opt['scale'])      # settings and scale accepted
+    assert all(settings_for(opt['parts'], n) is not None for n in opt['parts'])

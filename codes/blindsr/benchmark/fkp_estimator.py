@@ -18,6 +18,12 @@ from .parts import ESTIMATORS, Estimator, KernelEstimate, PartError
 OFFICIAL = SHARED_DIR / 'pretrained_models' / 'official'
 
 
+def _check_prior(part, default):
+    path = resolve_path(part.settings['prior'] or default)
+    if not path.is_file():
+        raise PartError(f'parts.{part.name}.prior: {path} not found (an FKP prior, e.g. the released FKP_x<s>.pt)')
+
+
 def _prior(path, scale, device):
     path = resolve_path(path)
     if not path.is_file():
@@ -38,6 +44,9 @@ class DIPFKPEstimator(Estimator):
         if self.scale not in (2, 3, 4):
             raise PartError(f'parts.dipfkp: DIP-FKP works at x2, x3, x4, not x{self.scale}')
         self.prior = None
+
+    def check(self, test_set):
+        _check_prior(self, OFFICIAL / f'FKP_x{self.scale}.pt')
 
     def prepare(self):
         if self.prior is None:
@@ -66,6 +75,9 @@ class KernelGANFKPEstimator(Estimator):
         if self.scale not in (2, 4):
             raise PartError(f'parts.kernelganfkp: KernelGAN-FKP works at x2 and x4, not x{self.scale}')
         self.prior = None
+
+    def check(self, test_set):
+        _check_prior(self, OFFICIAL / 'FKP_x2.pt')
 
     def prepare(self):
         if self.prior is None:

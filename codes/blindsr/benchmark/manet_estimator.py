@@ -2,7 +2,7 @@
 that take one kernel per image."""
 from .kernel_conventions import MANET
 from .parts import ESTIMATORS, Estimator, KernelEstimate
-from .saved_models import load_blind_model, run_blind_model
+from .saved_models import check_checkpoint, load_blind_model, run_blind_model
 
 
 @ESTIMATORS.register('manet')
@@ -17,6 +17,9 @@ class MANetField(Estimator):
     def __init__(self, settings, scale, device):
         super().__init__(settings, scale, device)
         self.model = None
+
+    def check(self, test_set):
+        check_checkpoint(self, test_set.scale)
 
     def prepare(self):
         if self.model is None:

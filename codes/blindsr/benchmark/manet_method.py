@@ -2,7 +2,7 @@
 from ..archs.baselines_arch import Bicubic
 from .kernel_conventions import MANET
 from .parts import METHODS, EndToEnd, KernelEstimate
-from .saved_models import load_blind_model, run_blind_model
+from .saved_models import check_checkpoint, load_blind_model, run_blind_model
 
 
 @METHODS.register('manet_s3')
@@ -15,6 +15,9 @@ class MANetStage3(EndToEnd):
     def __init__(self, settings, scale, device):
         super().__init__(settings, scale, device)
         self.model = None
+
+    def check(self, test_set):
+        check_checkpoint(self, test_set.scale)
 
     def prepare(self):
         if self.model is None:

@@ -2,7 +2,7 @@
 per LR pixel), in MANet's 21x21 convention."""
 from .kernel_conventions import MANET
 from .parts import RESTORERS, Restorer
-from .saved_models import load_blind_model, run_blind_model
+from .saved_models import check_checkpoint, load_blind_model, run_blind_model
 
 
 @RESTORERS.register('rrdb_sft')
@@ -15,6 +15,9 @@ class RRDBSFTRestorer(Restorer):
     def __init__(self, settings, scale, device):
         super().__init__(settings, scale, device)
         self.model = None
+
+    def check(self, test_set):
+        check_checkpoint(self, test_set.scale)
 
     def prepare(self):
         if self.model is None:

@@ -7,8 +7,10 @@ stage behaves in the table exactly as it does in ``test.py`` and ``infer.py``.
 import logging
 
 from ..inference.checkpoint_options import checkpoint_options
+from ..options import OptionsError
 from ..registry import MODELS
 from ..utils.paths import resolve_path
+from .parts import PartError
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,15 @@ def load_blind_model(weights, device, scale=None, opt_path=None):
     model = MODELS.get(opt['model'])(opt, device)
     logger.info('benchmark: loaded %s (%s)', path, opt['network_G']['which_model_G'])
     return model
+
+
+def check_checkpoint(part, scale):
+    """Before any work: ``part``'s weights exist and their record says ``scale`` (one-line PartError)."""
+    weights, opt_path = part.settings['weights'], part.settings['opt']
+    try:
+        checkpoint_options(resolve_path(weights), opt_path=resolve_path(opt_path) if opt_path else None, scale=scale)
+    except (OptionsError, FileNotFoundError) as e:
+        raise PartError(f'parts.{part.name}.weights: {e}') from None
 
 
 def run_blind_model(model, lr, tile=None, tile_overlap=32, kernel=None):

@@ -8,7 +8,7 @@ from ..archs.usrnet_arch import load_usrnet
 from ..fkp.nonblind import usrnet_sr
 from ..utils.paths import SHARED_DIR, resolve_path
 from .kernel_conventions import FKP
-from .parts import RESTORERS, Restorer
+from .parts import RESTORERS, PartError, Restorer
 
 CONVERTED_SIZE = 21
 
@@ -22,6 +22,10 @@ class USRNetRestorer(Restorer):
     def __init__(self, settings, scale, device):
         super().__init__(settings, scale, device)
         self.net = None
+
+    def check(self, test_set):
+        if not resolve_path(self.settings['weights']).is_file():
+            raise PartError(f"parts.usrnet.weights: {self.settings['weights']} not found")
 
     def prepare(self):
         if self.net is None:
