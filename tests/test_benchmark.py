@@ -225,3 +225,31 @@ def test_profiles_name_existing_methods_and_parts(profile):
         for m in spec.get('methods') or methods:
             methods[m].parts(spec.get('scale') or opt['scale'])      # settings and scale accepted
     assert all(settings_for(opt['parts'], n) is not None for n in opt['parts'])
+
+
+def test_kulnet_parts_run_from_a_saved_checkpoint(tmp_path, tiny_set, official):
+    """KULNet's estimator, restorer and whole network as parts (random weights: none ship)."""
+    from blindsr.kulnet.kulnet_arch import KULNet
+    torch.manual_seed(0)
+    weights = tmp_path / 'kulnet_G.pth'
+    torch.save(KULNet(scale=SCALE).state_dict(), weights)
+    weights.with_suffix('.yml').write_text(yaml.safe_dump(
+        {'model': 'blind', 'scale': SCALE, 'kernel_size': 21, 'code_length': 15,
+         'network_G': {'which_model_G': 'KULNet'}}))
+    methods = ['kulnet', 'kulnet -> usrnet', 'true -> kulnet']
+    opt = write_options(tmp_path / 'kulnet.yml', 'kulnet', methods, tiny_set, official)
+    raw = yaml.safe_load(opt.read_text())
+    raw['parts']['kulnet'] = {'weights': str(weights)}
+    raw['sets']['Tiny_x4']['images'] = ['bird']
+    opt.write_text(yaml.safe_dump(raw))
+    assert main(['--opt', str(opt), '--results', str(tmp_path / 'results')]) == 0
+    rows = read_csv(tmp_path / 'results' / 'kulnet' / 'benchmark.csv')
+    assert [r['method'] for r in rows] == methods and all(r['status'] == 'ok' for r in rows)
+    assert float(rows[0]['psnr_k']) > 0 and rows[2]['psnr_k'] == ''
+
+
+def test_kulnet_without_weights_is_one_line(tmp_path, tiny_set, official, capsys):
+    opt = write_options(tmp_path / 'kulnet.yml', 'kulnet', ['kulnet'], tiny_set, official)
+    assert main(['--opt', str(opt), '--results', str(tmp_path / 'results')]) == 2
+    err = capsys.readouterr().err
+    assert 'parts.kulnet.weights: not set; no KULNet weights ship' in err and len(err.strip().splitlines()) == 1

@@ -15,20 +15,24 @@ from .parts import PartError
 logger = logging.getLogger(__name__)
 
 
-def load_blind_model(weights, device, scale=None, opt_path=None):
-    """The test-time recipe of the network in ``weights`` (its ``.yml`` record, or ``opt_path``)."""
+def load_blind_model(weights, device, scale=None, opt_path=None, overrides=()):
+    """The test-time recipe of the network in ``weights`` (its ``.yml`` record, or ``opt_path``);
+    ``overrides``: ``key=value`` option overrides, as ``--set``."""
     path = resolve_path(weights)
     if not path.is_file():
         raise FileNotFoundError(f'{weights}: checkpoint not found')
-    opt = checkpoint_options(path, opt_path=resolve_path(opt_path) if opt_path else None, scale=scale)
+    opt = checkpoint_options(path, opt_path=resolve_path(opt_path) if opt_path else None, scale=scale,
+                             overrides=list(overrides))
     model = MODELS.get(opt['model'])(opt, device)
     logger.info('benchmark: loaded %s (%s)', path, opt['network_G']['which_model_G'])
     return model
 
 
-def check_checkpoint(part, scale):
+def check_checkpoint(part, scale, missing_hint=''):
     """Before any work: ``part``'s weights exist and their record says ``scale`` (one-line PartError)."""
     weights, opt_path = part.settings['weights'], part.settings['opt']
+    if not weights:
+        raise PartError(f'parts.{part.name}.weights: not set{missing_hint}')
     try:
         checkpoint_options(resolve_path(weights), opt_path=resolve_path(opt_path) if opt_path else None, scale=scale)
     except (OptionsError, FileNotFoundError) as e:
