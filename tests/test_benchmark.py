@@ -174,7 +174,7 @@ def test_a_failing_item_is_recorded_and_the_rest_go_on(tmp_path, tiny_set, offic
 @pytest.mark.parametrize('methods, sets, expected', [
     (['bicubic', 'magic -> usrnet'], None, "unknown estimator 'magic'; known estimators: dipfkp"),
     (['true -> sharpen'], None, "unknown restorer 'sharpen'; known restorers: bicubic"),
-    (['manet_s4'], None, "unknown method 'manet_s4': end-to-end methods are bicubic, manet_s3"),
+    (['manet_s4'], None, "unknown method 'manet_s4': end-to-end methods are bicubic, kulnet, manet_s3"),
     (['manet -> usrnet'], None, "restorer usrnet takes one kernel per image but manet gives a kernel field on set "
                                 "Tiny_x4; use 'manet_mean -> usrnet'"),
     (['bicubic'], {'BSD100_x4_SV1': {'dataroot_LQ': 'LR_mode1_noise0'}}, 'set BSD100_x4_SV1 is not prepared'),
