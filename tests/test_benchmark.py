@@ -253,3 +253,15 @@ def test_kulnet_without_weights_is_one_line(tmp_path, tiny_set, official, capsys
     assert main(['--opt', str(opt), '--results', str(tmp_path / 'results')]) == 2
     err = capsys.readouterr().err
     assert 'parts.kulnet.weights: not set; no KULNet weights ship' in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_table_follows_the_option_file(tmp_path, tiny_set, official):
+    """Items of a method taken out of the option file stay on disk but leave the table."""
+    results = tmp_path / 'results'
+    opt = write_options(tmp_path / 'a.yml', 'quick', ['bicubic', 'mean -> usrnet'], tiny_set, official)
+    assert main(['--opt', str(opt), '--results', str(results)]) == 0
+    opt = write_options(tmp_path / 'a.yml', 'quick', ['bicubic'], tiny_set, official)
+    assert main(['--opt', str(opt), '--results', str(results), '--report-only']) == 0
+    assert {r['method'] for r in read_csv(results / 'quick' / 'benchmark.csv')} == {'bicubic'}
+    assert 'mean -> usrnet' not in (results / 'quick' / 'table.md').read_text()
+    assert len(list((results / 'quick' / 'items').glob('*/*/*.json'))) == 4

@@ -161,8 +161,15 @@ class Benchmark:
         return summary
 
     def report(self):
-        """Rebuild ``benchmark.csv``, ``table.md`` and the pictures from everything stored."""
-        records = self.store.records()
+        """Rebuild ``benchmark.csv``, ``table.md`` and the pictures from everything stored (by any
+        shard) that belongs to this option file's plan; items of methods, images or seeds no longer
+        in it are left out of the table (and kept on disk)."""
+        planned = {(it.set_name, it.method, it.image, it.seed) for it in self.items()}
+        stored = self.store.records()
+        records = [r for r in stored if (r.get('set'), r.get('method'), r.get('image'), r.get('seed')) in planned]
+        if len(records) < len(stored):
+            logger.warning('benchmark %s: %d stored item(s) are not in the option file any more: left out of the table',
+                           self.opt['name'], len(stored) - len(records))
         methods, sets = [m.spec for m in self.methods], list(self.sets)
         write_csv(records, self.root / 'benchmark.csv', methods, sets)
         header = (f'# Benchmark {self.opt["name"]}\n\n`{self.opt["opt_path"]}`; means over images (per-image '
