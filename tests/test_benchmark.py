@@ -265,3 +265,25 @@ def test_the_table_follows_the_option_file(tmp_path, tiny_set, official):
     assert {r['method'] for r in read_csv(results / 'quick' / 'benchmark.csv')} == {'bicubic'}
     assert 'mean -> usrnet' not in (results / 'quick' / 'table.md').read_text()
     assert len(list((results / 'quick' / 'items').glob('*/*/*.json'))) == 4
+
+
+def test_a_run_killed_mid_item_resumes_to_the_same_table(tmp_path, tiny_set, official, quick_run, monkeypatch):
+    from blindsr.benchmark.runner import Benchmark
+    opt = write_options(tmp_path / 'kill.yml', 'quick', DETERMINISTIC, tiny_set, official)
+    results = tmp_path / 'results'
+    real_run_item, calls = Benchmark.run_item, []
+
+    def interrupted(self, item, sample, method):
+        calls.append(item)
+        if len(calls) == 4:
+            raise KeyboardInterrupt      # Ctrl-C (or a kill) in the middle of the 4th item
+        return real_run_item(self, item, sample, method)
+
+    monkeypatch.setattr(Benchmark, 'run_item', interrupted)
+    assert main(['--opt', str(opt), '--results', str(results)]) == 130
+    monkeypatch.setattr(Benchmark, 'run_item', real_run_item)
+    items = results / 'quick' / 'items'
+    assert len(list(items.glob('*/*/*.json'))) == 3 and not list(items.rglob('*.tmp'))
+    assert main(['--opt', str(opt), '--results', str(results)]) == 0
+    full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC and r['set'] == 'Tiny_x4']
+    assert metric_rows(read_csv(results / 'quick' / 'benchmark.csv')) == metric_rows(full)
