@@ -1,0 +1,32 @@
+"""What KULNet's three benchmark parts share: one network from a saved checkpoint, latent at its mean.
+
+KULNet (``blindsr.kulnet``) estimates one kernel per image and restores with an unfolded MAP network
+(DLSM) given that kernel; the benchmark uses the two halves apart (``kulnet`` estimator,
+``kulnet`` restorer) and together (``kulnet`` end to end). Its kernels are in MANet's convention
+(21x21, ``kernel_conventions``). The latent is the mean, not a sample (``network_G.sample_latent:
+false``), so a row is one deterministic number; no KULNet weights ship with the repository, so
+``parts.kulnet.weights`` must name a checkpoint saved by ``train.py`` (with its ``.yml`` record).
+"""
+from .saved_models import check_checkpoint, load_blind_model
+
+DEFAULTS = {'weights': None, 'opt': None}
+NO_WEIGHTS = ('; no KULNet weights ship with the repository: train them '
+              '(python codes/train.py --opt options/train/train_KULNet_x4_cpu.yml) and give results/<name>/models/latest_G.pth')
+
+
+class KULNetNetwork:
+    """Mixin: ``check`` the checkpoint, ``prepare`` the model, ``network`` the bare net."""
+    defaults = DEFAULTS
+
+    def check(self, test_set):
+        check_checkpoint(self, test_set.scale, NO_WEIGHTS)
+
+    def prepare(self):
+        if getattr(self, 'model', None) is None:
+            self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'],
+                                          overrides=['network_G.sample_latent=false'])
+
+    @property
+    def network(self):
+        self.prepare()
+        return self.model.bare(self.model.net).eval()
