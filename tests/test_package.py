@@ -13,7 +13,7 @@ PROJECT = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
 def test_every_console_command_points_at_a_main():
     commands = PROJECT['scripts']
     assert set(commands) == {'blindsr-train', 'blindsr-test', 'blindsr-infer', 'blindsr-prepare-testset',
-                             'blindsr-explore-kernels'}
+                             'blindsr-explore-kernels', 'blindsr-benchmark'}
     for target in commands.values():
         module, func = target.split(':')
         assert callable(getattr(importlib.import_module(module), func)), target
