@@ -4,7 +4,6 @@ import io
 import logging
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -12,12 +11,13 @@ from ..data.errors import DatasetError
 from ..options import dump_options
 from ..registry import MODELS
 from ..utils.device import select_device
-from ..utils.files import archive_folder, atomic_path, atomic_write_text
+from ..utils.files import archive_folder, atomic_write_text
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from ..utils.logger import setup_logging, timestamp
 from .evaluation import average, format_metrics, metric_keys
-from .validation import build_eval_loader, centre_kernels, image_stem, run_image
+from ..utils.kernel_file import KernelFileWriter, image_arrays
+from .validation import build_eval_loader, image_stem, run_image
 
 logger = logging.getLogger('blindsr')
 
@@ -48,27 +48,17 @@ def write_csv(rows, path):
     atomic_write_text(buf.getvalue(), path)
 
 
-def save_npz(path, out, scale):
-    arrays = {'sr_img': tensor2img(out['sr'][0]) if 'sr' in out else np.zeros((0,)),
-              'est_ker_lr': out['est_field'][0].cpu().numpy(), 'scale': np.int64(scale)}
-    if 'lr' in out:     # the explorer's background when there is no SR image (stage 1)
-        arrays['lr_img'] = tensor2img(out['lr'][0])
-    gt = out.get('kernel_field', out.get('kernel'))
-    if gt is not None:
-        arrays['gt_ker'] = gt[0].cpu().numpy()
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as f:
-            np.savez_compressed(f, **arrays)
-
-
 def _item_name(dataset, index):
     """Stem of the dataset's ``index``-th image, for a row of an image that could not be loaded."""
     paths = getattr(dataset, 'paths', None) or getattr(dataset, 'gt_paths', None)
     return Path(paths[index]).stem if paths else f'#{index}'
 
 
-def test(opt, save_kernel=False):
+def test(opt, save_kernel=False, precision=None):
     """Run every set; an unreadable image is recorded as failed and the rest still run.
+
+    ``save_kernel`` writes ``npz/<img>.npz`` tile by tile (``utils/kernel_file.py``); ``precision``
+    (fp32, bf16, fp16; default: the options' ``amp``) is the inference precision.
 
     Every check (datasets, checkpoints) runs before an earlier results folder is archived.
     Returns a :class:`TestSummary`; its ``failed`` is non-empty when some image failed.
@@ -76,6 +66,8 @@ def test(opt, save_kernel=False):
     setup_logging()
     device = select_device(opt['gpu_ids'])
     model = MODELS.get(opt['model'])(opt, device)
+    if precision is not None:
+        model.set_precision(precision)
     loaders = {phase: build_eval_loader(d) for phase, d in opt['datasets'].items()}
     root = _fresh_results_root(opt)
     setup_logging(root / f'test_{opt["name"]}_{timestamp()}.log')
@@ -98,18 +90,21 @@ def test(opt, save_kernel=False):
                     table.append(failed[-1])
                     summary.failed.append((d['name'], stem, str(e)))
                     continue
-                out, metrics = run_image(model, batch, index, opt)
                 stem = image_stem(batch)
-                if 'sr' in out:
-                    write_image(folder / f'{stem}.png', tensor2img(out['sr'][0]), channel_order='bgr')
-                if 'est_field' in out:
-                    save_kernel_picture(folder / 'kernels' / f'{stem}.png', *centre_kernels(out))
-                    if save_kernel:
-                        save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
+                with KernelFileWriter(folder / 'npz' / f'{stem}.npz', opt['scale'], model.kernel_basis()) as writer:
+                    keep = save_kernel and model.capabilities.estimates_kernel
+                    run = run_image(model, batch, index, opt, sinks=[writer] if keep else ())
+                    out = run.out
+                    if 'sr' in out:
+                        write_image(folder / f'{stem}.png', tensor2img(out['sr'][0]), channel_order='bgr')
+                    if run.est_centre is not None:
+                        save_kernel_picture(folder / 'kernels' / f'{stem}.png', *run.centre_kernels)
+                    if keep:
+                        writer.finish(image_arrays(out))
                 model.save_extra_outputs(out, folder, stem)
-                rows.append(dict(metrics, image=stem, status='ok'))
+                rows.append(dict(run.metrics, image=stem, status='ok'))
                 table.append(rows[-1])
-                logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
+                logger.info('%s: %s', stem, format_metrics(run.metrics) or 'no reference, no metrics')
         avg = average(rows)
         if table:
             write_csv(table + [dict(avg, image='average')], folder / 'metrics.csv')

@@ -18,9 +18,11 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..engine.tester import save_npz
 from ..registry import MODELS
-from ..utils.image_io import ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, write_image
+from ..utils.image_io import (ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, tensor2img,
+                              write_image)
+from ..utils.kernel_file import KernelFileWriter
+from .sr_picture import SRPicture
 
 logger = logging.getLogger(__name__)
 
@@ -98,39 +100,41 @@ def _source_layout(path):
     return False, None
 
 
-def _output_picture(sr_rgb, gray, alpha):
-    """uint8 picture to write (RGB, gray, or RGBA) from the SR float RGB (H, W, 3)."""
-    if gray:
-        return (np.clip(sr_rgb.mean(axis=2), 0, 1) * 255).round().astype(np.uint8)
-    pic = (np.clip(sr_rgb, 0, 1) * 255).round().astype(np.uint8)
-    if alpha is not None:
-        a = cv2.resize(alpha, (pic.shape[1], pic.shape[0]), interpolation=cv2.INTER_CUBIC)
-        pic = np.concatenate([pic, (np.clip(a, 0, 1) * 255).round().astype(np.uint8)[:, :, None]], axis=2)
-    return pic
-
-
 class Inference:
     """A test-time model built from options, and the per-image work."""
 
-    def __init__(self, opt, device, tile=256, tile_overlap=32):
+    def __init__(self, opt, device, tile=256, tile_overlap=32, precision=None):
         self.opt = opt
         self.device = device
         self.model = MODELS.get(opt['model'])(opt, device)
+        if precision is not None:
+            self.model.set_precision(precision)
         self.scale = opt['scale']
         self.tile, self.tile_overlap = tile, tile_overlap
         if self.model.capabilities.takes_kernel:
             raise ValueError(f"{opt['network_G']['which_model_G']} needs the true kernel, which real photos do not "
                              'have; use a kernel-estimating checkpoint (stage 1 or 3)')
         self.makes_sr = self.model.capabilities.makes_sr
+        self.estimates_kernel = self.model.capabilities.estimates_kernel
 
-    def run(self, path):
-        """SR float RGB (H, W, 3) (None for a kernel-only model) and the raw test outputs of one file."""
+    def run(self, path, sinks=()):
+        """Run one file through the model tile by tile; ``sinks`` (``engine/tile_sinks.py``) get every
+        tile. Returns the TestOutput (LR, no stitched SR or field)."""
         lr = img2tensor(read_image(path)).unsqueeze(0).to(self.device)
         self.model.feed_data({'LQ': lr}, train=False)
         tile = self.tile if self.tile and max(lr.shape[-2:]) > self.tile else None
-        out = self.model.test(tile=tile, tile_overlap=self.tile_overlap)
-        sr = out['sr'][0].permute(1, 2, 0).float().cpu().numpy() if 'sr' in out else None
-        return sr, out
+        return self.model.test_streamed(list(sinks), tile=tile, tile_overlap=self.tile_overlap)
+
+
+def _kernel_file_arrays(out, picture):
+    """The small arrays of the kernel file: the written SR picture (BGR, no alpha) and the LR."""
+    if picture is None:
+        sr = np.zeros((0,), np.uint8)
+    elif picture.ndim == 2:
+        sr = picture
+    else:
+        sr = np.ascontiguousarray(picture[:, :, 2::-1])
+    return {'sr_img': sr, 'lr_img': tensor2img(out['lr'][0])}
 
 
 def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
@@ -152,15 +156,20 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                 continue
             try:
                 gray, alpha = _source_layout(path)
-                sr, out = inference.run(path)
+                picture = SRPicture(gray) if inference.makes_sr else None
+                with KernelFileWriter(output / 'npz' / f'{stems[path]}.npz', inference.scale,
+                                      inference.model.kernel_basis()) as writer:
+                    keep = save_kernel and inference.estimates_kernel
+                    out = inference.run(path, [s for s in (picture, writer if keep else None) if s is not None])
+                    pic = picture.result(alpha) if picture is not None else None
+                    if pic is not None and (overwrite or not targets[0].exists()):
+                        write_image(targets[0], pic, channel_order='rgb')
+                    if keep and (overwrite or not targets[-1].exists()):
+                        writer.finish(_kernel_file_arrays(out, picture.picture if picture else None))
             except (ImageReadError, ImageNotFoundError, ValueError, RuntimeError) as e:
                 logger.error('%s: skipped (%s)', path, e)
                 summary.failed.append((path, str(e)))
                 continue
-            if sr is not None and (overwrite or not targets[0].exists()):
-                write_image(targets[0], _output_picture(sr, gray, alpha), channel_order='rgb')
-            if save_kernel and 'est_field' in out and (overwrite or not targets[-1].exists()):
-                save_npz(targets[-1], out, inference.scale)
             summary.done.append(path)
             h, w = out['lr'].shape[-2:]
             logger.info('%s: %dx%d -> x%d%s', path.name, w, h, inference.scale,

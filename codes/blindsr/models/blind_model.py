@@ -94,9 +94,6 @@ class BlindSRModel(BaseModel):
             if out.kernel_field is not None:
                 self.batch['kernel_field'] = out.kernel_field
 
-    def true_kernel(self):
-        return self.batch.get('kernel_field', self.batch.get('kernel'))
-
     def _run(self, net, lr):
         """Forward; the results by the names the network declares (``capabilities.outputs``)."""
         if self.capabilities.takes_kernel:
@@ -127,15 +124,36 @@ class BlindSRModel(BaseModel):
         return logs
 
     # ------------------------------------------------------------------ inference
+    supports_precision = True
+
+    def _streams(self):
+        """Whether the network's outputs stream per tile: (sr, LR field) or SR alone."""
+        outputs = self.capabilities.outputs
+        return outputs[0] == 'sr' and (len(outputs) == 1 or outputs[1] in ('est_field', 'given_kernel'))
+
+    def _finish(self, outputs):
+        out = {'lr': self.batch['lr'], 'lr_clean': self.batch['lr_clean']}
+        caps = self.capabilities
+        if caps.makes_sr and 'sr' in outputs:
+            out['sr'] = outputs['sr'].float().clamp(0, 1)
+        if caps.estimates_kernel and outputs:
+            out['est_field'] = estimated_field(outputs, self.batch['lr']).float()
+            if 'est_kernel' in outputs:
+                out['est_kernel'] = outputs['est_kernel'].float()
+        for key in ('hr', 'kernel', 'kernel_field'):
+            if key in self.batch:
+                out[key] = self.batch[key]
+        return out
+
     @torch.no_grad()
     def test(self, tile=None, tile_overlap=0):
-        """Run on the fed batch; a :class:`~blindsr.models.contract.TestOutput`."""
+        """Run on the fed batch; a :class:`~blindsr.models.contract.TestOutput` (the whole field)."""
         net = self.bare(self.net)
         was_training = net.training
         net.eval()
         lr = self.batch['lr']
         caps = self.capabilities
-        with torch.autocast(self.device.type, enabled=self.use_amp):
+        with self.inference_autocast():
             if tile:
                 from ..archs.tiling import tiled_forward
                 kernel = self.true_kernel() if caps.takes_kernel else None
@@ -144,17 +162,39 @@ class BlindSRModel(BaseModel):
             else:
                 outputs = self._run(net, lr)
         net.train(was_training)
-        out = {'lr': lr, 'lr_clean': self.batch['lr_clean']}
-        if caps.makes_sr:
-            out['sr'] = outputs['sr'].float().clamp(0, 1)
-        if caps.estimates_kernel:
-            out['est_field'] = estimated_field(outputs, lr).float()
-            if 'est_kernel' in outputs:
-                out['est_kernel'] = outputs['est_kernel'].float()
-        for key in ('hr', 'kernel', 'kernel_field'):
-            if key in self.batch:
-                out[key] = self.batch[key]
-        return out
+        return self._finish(outputs)
+
+    @torch.no_grad()
+    def test_streamed(self, sinks, tile=None, tile_overlap=0):
+        """As ``test``, but each tile's SR and field go to ``sinks`` and are dropped: memory stays
+        that of one tile whatever the image size. Returns the TestOutput without ``sr``/``est_field``."""
+        if not self._streams():
+            return super().test_streamed(sinks, tile, tile_overlap)
+        from ..archs.tiling import iter_tiles
+        net = self.bare(self.net)
+        was_training = net.training
+        net.eval()
+        kernel = self.true_kernel() if self.capabilities.takes_kernel else None
+
+        def forward(*args):         # only the network runs in the chosen precision, not the sinks
+            with self.inference_autocast():
+                return net(*args)
+
+        try:
+            for t in iter_tiles(forward, self.batch['lr'], tile, tile_overlap, self.scale, kernel=kernel):
+                if t.field is not None and not self.capabilities.estimates_kernel:
+                    t.field = None          # MANet_s2 returns its input kernel: not an estimate
+                for sink in sinks:
+                    sink.add(t)
+        finally:
+            net.train(was_training)
+        return self._finish({})
+
+    def kernel_basis(self):
+        pca = getattr(self.bare(self.net), 'pca_matrix', None)
+        if pca is None or not bool(pca.abs().sum()):
+            return None
+        return pca.detach().reshape(pca.shape[1], pca.shape[2]).float().cpu().numpy()
 
     def networks(self):
         return {'G': self.net}
