@@ -16,6 +16,7 @@ from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from ..utils.logger import setup_logging, timestamp
 from .evaluation import average, format_metrics, metric_keys
+from ..utils.heap import keep_heap_small
 from ..utils.kernel_file import KernelFileWriter, image_arrays
 from .validation import build_eval_loader, image_stem, run_image
 
@@ -64,6 +65,7 @@ def test(opt, save_kernel=False, precision=None):
     Returns a :class:`TestSummary`; its ``failed`` is non-empty when some image failed.
     """
     setup_logging()
+    keep_heap_small()              # freed tile buffers leave the resident memory (utils/heap.py)
     device = select_device(opt['gpu_ids'])
     model = MODELS.get(opt['model'])(opt, device)
     if precision is not None:

@@ -21,6 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..registry import MODELS
 from ..utils.image_io import (ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, tensor2img,
                               write_image)
+from ..utils.heap import keep_heap_small
 from ..utils.kernel_file import KernelFileWriter
 from .sr_picture import SRPicture
 
@@ -104,6 +105,7 @@ class Inference:
     """A test-time model built from options, and the per-image work."""
 
     def __init__(self, opt, device, tile=256, tile_overlap=32, precision=None):
+        keep_heap_small()          # freed tile buffers leave the resident memory (utils/heap.py)
         self.opt = opt
         self.device = device
         self.model = MODELS.get(opt['model'])(opt, device)
@@ -127,13 +129,8 @@ class Inference:
 
 
 def _kernel_file_arrays(out, picture):
-    """The small arrays of the kernel file: the written SR picture (BGR, no alpha) and the LR."""
-    if picture is None:
-        sr = np.zeros((0,), np.uint8)
-    elif picture.ndim == 2:
-        sr = picture
-    else:
-        sr = np.ascontiguousarray(picture[:, :, 2::-1])
+    """The small arrays of the kernel file: the written SR picture (BGR or gray, no alpha) and the LR."""
+    sr = np.zeros((0,), np.uint8) if picture is None else picture
     return {'sr_img': sr, 'lr_img': tensor2img(out['lr'][0])}
 
 
@@ -163,7 +160,7 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                     out = inference.run(path, [s for s in (picture, writer if keep else None) if s is not None])
                     pic = picture.result(alpha) if picture is not None else None
                     if pic is not None and (overwrite or not targets[0].exists()):
-                        write_image(targets[0], pic, channel_order='rgb')
+                        write_image(targets[0], pic, channel_order='bgr')
                     if keep and (overwrite or not targets[-1].exists()):
                         writer.finish(_kernel_file_arrays(out, picture.picture if picture else None))
             except (ImageReadError, ImageNotFoundError, ValueError, RuntimeError) as e:

@@ -18,13 +18,14 @@ def to_uint8(sr_rgb, gray):
 
 
 def with_alpha(picture, alpha):
-    """``picture`` (H, W, 3) with ``alpha`` (float [0, 1], LR size) enlarged as a fourth channel."""
+    """``picture`` (H, W, 3, any channel order) with ``alpha`` (float [0, 1], LR size) enlarged as a fourth channel."""
     a = cv2.resize(alpha, (picture.shape[1], picture.shape[0]), interpolation=cv2.INTER_CUBIC)
     return np.concatenate([picture, (np.clip(a, 0, 1) * 255).round().astype(np.uint8)[:, :, None]], axis=2)
 
 
 class SRPicture(TileSink):
-    """Collects the SR of image 0 as a uint8 picture (RGB, or gray with ``gray``)."""
+    """Collects the SR of image 0 as a uint8 picture in OpenCV's order: BGR, or gray with ``gray``
+    (written as it is, with no channel-swapped copy of the whole picture)."""
 
     def __init__(self, gray=False):
         self.gray = gray
@@ -36,10 +37,11 @@ class SRPicture(TileSink):
         if self.picture is None:
             self.picture = np.empty((s * h, s * w) + core.shape[2:], np.uint8)
         cy0, _, cx0, _ = tile.core
-        self.picture[s * cy0:s * cy0 + core.shape[0], s * cx0:s * cx0 + core.shape[1]] = core
+        self.picture[s * cy0:s * cy0 + core.shape[0], s * cx0:s * cx0 + core.shape[1]] = \
+            core if self.gray else core[:, :, ::-1]
 
     def result(self, alpha=None):
-        """The picture to write (RGBA when ``alpha`` is given for a colour picture)."""
+        """The picture to write, BGR (BGRA when ``alpha`` is given for a colour picture) or gray."""
         if alpha is not None and not self.gray:
             return with_alpha(self.picture, alpha)
         return self.picture
