@@ -230,3 +230,44 @@ def test_fp16_on_cpu_is_a_usage_error(tmp_path, capsys):
         assert 'error: --precision fp16 needs CUDA' in capsys.readouterr().err
         assert not (tmp_path / 'o').exists()
     assert test.parse_args(['--opt', 'x.yml', '--precision', 'bf16']).precision == 'bf16'
+
+
+def test_png_written_by_bands_decodes_to_the_picture(tmp_path):
+    import cv2
+    from blindsr.utils.png_stream import PNGStreamWriter
+    rs = np.random.RandomState(0)
+    for channels in (1, 3, 4):
+        img = (rs.rand(37, 53, channels) * 255).astype(np.uint8)
+        with PNGStreamWriter(tmp_path / 'p.png', 53, 37, channels) as png:
+            for r0, r1 in ((0, 10), (10, 11), (11, 37)):
+                png.write(img[r0:r1])
+        back = cv2.imread(str(tmp_path / 'p.png'), cv2.IMREAD_UNCHANGED).reshape(img.shape)
+        order = {1: [0], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[channels]
+        assert np.array_equal(back[:, :, order], img), channels
+    with pytest.raises(ValueError, match='10 of 37 rows'):
+        with PNGStreamWriter(tmp_path / 'short.png', 53, 37, 3) as png:
+            png.write(img[:10, :, :3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['p.png']        # nothing half-written
+
+
+def test_a_failure_mid_image_leaves_no_output(tmp_path, monkeypatch, one_thread):
+    import cv2
+    from blindsr.inference.runner import super_resolve
+    ckpt = _checkpoint(tmp_path / 'm', S3)
+    photo = tmp_path / 'in' / 'p.png'
+    photo.parent.mkdir()
+    cv2.imwrite(str(photo), (np.random.RandomState(0).rand(24, 40, 3) * 255).astype(np.uint8))
+    inference = Inference(checkpoint_options(ckpt), CPU, tile=16, tile_overlap=4)
+    net = inference.model.bare(inference.model.net)
+    forward, calls = net.forward, []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError('out of memory (simulated)')
+        return forward(*args)
+
+    monkeypatch.setattr(net, 'forward', failing)
+    summary = super_resolve(inference, [photo], tmp_path / 'out', save_kernel=True)
+    assert summary.failed and 'simulated' in summary.failed[0][1]
+    assert [p for p in (tmp_path / 'out').rglob('*') if p.is_file()] == []

@@ -10,11 +10,13 @@ processed is logged and skipped; the others go on. Existing outputs are kept unl
 ``overwrite``.
 """
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -23,7 +25,8 @@ from ..utils.image_io import (ImageNotFoundError, ImageReadError, img2tensor, li
                               write_image)
 from ..utils.heap import keep_heap_small
 from ..utils.kernel_file import KernelFileWriter
-from .sr_picture import SRPicture
+from ..utils.png_stream import PNGStreamWriter
+from .sr_picture import SRBands, SRPicture
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +122,15 @@ class Inference:
         self.makes_sr = self.model.capabilities.makes_sr
         self.estimates_kernel = self.model.capabilities.estimates_kernel
 
-    def run(self, path, sinks=()):
-        """Run one file through the model tile by tile; ``sinks`` (``engine/tile_sinks.py``) get every
-        tile. Returns the TestOutput (LR, no stitched SR or field)."""
-        lr = img2tensor(read_image(path)).unsqueeze(0).to(self.device)
+    def read(self, path):
+        """The LR image of a file as a (1, 3, h, w) tensor on the device."""
+        return img2tensor(read_image(path)).unsqueeze(0).to(self.device)
+
+    def run(self, source, sinks=()):
+        """Run one image (a file, or a tensor from :meth:`read`) through the model tile by tile;
+        ``sinks`` (``engine/tile_sinks.py``) get every tile. Returns the TestOutput (LR, no stitched
+        SR or field)."""
+        lr = source if torch.is_tensor(source) else self.read(source)
         self.model.feed_data({'LQ': lr}, train=False)
         tile = self.tile if self.tile and max(lr.shape[-2:]) > self.tile else None
         return self.model.test_streamed(list(sinks), tile=tile, tile_overlap=self.tile_overlap)
@@ -132,6 +140,39 @@ def _kernel_file_arrays(out, picture):
     """The small arrays of the kernel file: the written SR picture (BGR or gray, no alpha) and the LR."""
     sr = np.zeros((0,), np.uint8) if picture is None else picture
     return {'sr_img': sr, 'lr_img': tensor2img(out['lr'][0])}
+
+
+def _process(inference, path, targets, save_kernel, overwrite, npz):
+    """One image into its outputs, streamed: the SR PNG band by band (whole for RGBA inputs, whose
+    alpha is enlarged at once) and, with ``save_kernel``, the kernel file tile by tile."""
+    gray, alpha = _source_layout(path)
+    lr = inference.read(path)
+    s = inference.scale
+    shape = (s * lr.shape[-2], s * lr.shape[-1]) + (() if gray else (3,))
+    write_png = inference.makes_sr and (overwrite or not targets[0].exists())
+    keep = save_kernel and inference.estimates_kernel and (overwrite or not npz.exists())
+    picture = None
+    with ExitStack() as stack:
+        writer = stack.enter_context(KernelFileWriter(npz, s, inference.model.kernel_basis()))
+        sinks = [writer] if keep else []
+        if inference.makes_sr and alpha is not None:
+            picture = SRPicture(gray)
+            sinks.append(picture)
+        elif inference.makes_sr:
+            consumers = []
+            if write_png:
+                png = stack.enter_context(PNGStreamWriter(targets[0], shape[1], shape[0], 1 if gray else 3))
+                consumers.append(lambda band, row0: png.write(band))
+            if keep:
+                writer.expect_sr(shape)
+                consumers.append(writer.sr_band)
+            sinks.append(SRBands(gray, consumers))
+        out = inference.run(lr, sinks)
+        if picture is not None and write_png:
+            write_image(targets[0], picture.result(alpha), channel_order='bgr')
+        if keep:
+            writer.finish(_kernel_file_arrays(out, picture.picture if picture else None))
+    return out
 
 
 def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
@@ -152,17 +193,8 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                 summary.kept.append(path)
                 continue
             try:
-                gray, alpha = _source_layout(path)
-                picture = SRPicture(gray) if inference.makes_sr else None
-                with KernelFileWriter(output / 'npz' / f'{stems[path]}.npz', inference.scale,
-                                      inference.model.kernel_basis()) as writer:
-                    keep = save_kernel and inference.estimates_kernel
-                    out = inference.run(path, [s for s in (picture, writer if keep else None) if s is not None])
-                    pic = picture.result(alpha) if picture is not None else None
-                    if pic is not None and (overwrite or not targets[0].exists()):
-                        write_image(targets[0], pic, channel_order='bgr')
-                    if keep and (overwrite or not targets[-1].exists()):
-                        writer.finish(_kernel_file_arrays(out, picture.picture if picture else None))
+                npz = output / 'npz' / f'{stems[path]}.npz'
+                out = _process(inference, path, targets, save_kernel, overwrite, npz)
             except (ImageReadError, ImageNotFoundError, ValueError, RuntimeError) as e:
                 logger.error('%s: skipped (%s)', path, e)
                 summary.failed.append((path, str(e)))

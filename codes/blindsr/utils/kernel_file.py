@@ -12,7 +12,8 @@ reads it like any ``.npz``:
 * ``scale``, ``sr_img`` (uint8 BGR, empty for a kernel-only model), ``lr_img``, ``gt_ker`` as
   before.
 
-The two per-pixel members are stored uncompressed: while the image runs they go tile by tile
+``sr_img`` may be streamed too (:meth:`KernelFileWriter.expect_sr`, band by band; compressed
+as it is copied in). The two per-pixel members are stored uncompressed: while the image runs they go tile by tile
 into hidden temporary ``.npy`` files beside the target (positioned writes, never a mapping the
 process would hold), and the zip is assembled by copying them in chunks; readers map them
 (:func:`read_kernel_file`) instead of loading them. Everything goes to a temporary file renamed
@@ -111,8 +112,19 @@ class KernelFileWriter:
                                                    (h, w, self.basis.shape[1]), np.float32)
             self._basis_t = torch.from_numpy(self.basis)
 
+    def sr_band(self, band, row0):
+        """Stream the SR picture (``sr_img``, stored BGR) band by band: ``band`` (n, W[, 3]) holds RGB
+        or gray rows ``row0 ..`` of the picture announced by :meth:`expect_sr`."""
+        rgb = band.ndim == 3
+        self.streams['sr_img'].write_block(band[:, :, ::-1] if rgb else band, row0, 0)
+
+    def expect_sr(self, shape):
+        """Announce a streamed ``sr_img`` of ``shape`` (H, W[, 3]) uint8; then feed :meth:`sr_band`."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.streams['sr_img'] = _NpyStream(self.path.parent, f'{self.path.name}.sr_img', shape, np.uint8)
+
     def add(self, tile):
-        if not self.streams:
+        if 'est_ker_lr' not in self.streams:
             self._open(tile)
         core = tile.core_field()[0]
         cy0, _, cx0, _ = tile.core
@@ -126,9 +138,11 @@ class KernelFileWriter:
 
     def finish(self, arrays):
         """Assemble the file from the streamed members and ``arrays`` (name -> array); returns the path."""
-        if not self.streams:
+        if 'est_ker_lr' not in self.streams:
             raise ValueError(f'{self.path}: no tile was written')
         small = dict(arrays, format=np.int64(FORMAT), scale=np.int64(self.scale))
+        if 'sr_img' in self.streams:
+            small.pop('sr_img', None)
         if self.basis is not None:
             small['pca_basis'] = self.basis
         for s in self.streams.values():
@@ -139,7 +153,8 @@ class KernelFileWriter:
                     with zf.open(_zip_info(name, zipfile.ZIP_DEFLATED), 'w', force_zip64=True) as f:
                         np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
                 for name, stream in self.streams.items():
-                    with zf.open(_zip_info(name, zipfile.ZIP_STORED), 'w', force_zip64=True) as f, \
+                    method = zipfile.ZIP_STORED if name in STREAMED else zipfile.ZIP_DEFLATED
+                    with zf.open(_zip_info(name, method), 'w', force_zip64=True) as f, \
                             open(stream.path, 'rb') as src:
                         shutil.copyfileobj(src, f, 16 * 2 ** 20)
         self.abort()
