@@ -165,7 +165,8 @@ def main():
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
     parser.add_argument('--no-precision', action='store_true', help='skip the fp32 vs bf16 line')
     parser.add_argument('--only-precision', action='store_true', help='print only the fp32 vs bf16 line')
-    parser.add_argument('--precision-size', type=int, default=128, help='LR side of the fp32 vs bf16 line (default 128)')
+    parser.add_argument('--precision-size', type=int, default=128,
+                        help='LR side of the fp32 vs bf16 line (default 128)')
     parser.add_argument('--precision-runs', type=int, default=5,
                         help='timed runs per precision for that line (default 5)')
     parser.add_argument('--child', help='internal: measure the peak memory of this variant and print JSON')

@@ -9,9 +9,11 @@ context covers the network's receptive radius, ``net.receptive_radius``:
 * ``MANet_s3``: both radii add up (184 at the paper's size): ``overlap >= 368``. Smaller
   overlaps still work but differ from the untiled output near tile seams.
 
-:func:`exact_overlap` returns these numbers. Tiles start on multiples of ``align`` (8): the
-estimator's stride-2 grid and its replicate padding to a multiple of 8 then coincide with
-the full image's, so with an exact overlap the image borders match too, not only the interior.
+:func:`exact_overlap` returns these numbers. :func:`iter_tiles` yields each tile's outputs (a
+:class:`Tile`) for a caller to keep what it needs; :func:`tiled_forward` stitches them whole.
+Tiles start on multiples of ``align`` (8): the estimator's stride-2 grid and its replicate
+padding to a multiple of 8 then coincide with the full image's, so with an exact overlap the
+image borders match too, not only the interior.
 """
 from dataclasses import dataclass
 

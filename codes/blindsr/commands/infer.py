@@ -40,7 +40,7 @@ def parse_args(argv=None):
     p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda or cuda:<index>')
     p.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
                    help='inference precision: fp32, or autocast to bf16 (CPU, CUDA) or fp16 (CUDA only); '
-                        "default: the network record's amp (fp16 autocast on CUDA, fp32 on CPU)")
+                        "default: the options' amp (fp16 autocast on CUDA, fp32 on CPU)")
     p.add_argument('--overwrite', action='store_true', help='redo images whose outputs exist (default: keep them)')
     args = p.parse_args(argv)
     if args.tile < 0 or args.tile_overlap < 0:
@@ -64,8 +64,8 @@ def main(argv=None):
         paths = input_images(args.input)
         check_output_location(args.input, paths, args.output)
         opt = checkpoint_options(args.model, args.opt, args.scale, args.set)
-        inference = Inference(opt, device_from_name(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap,
-                              precision=args.precision)
+        inference = Inference(opt, device_from_name(args.device), tile=args.tile or None,
+                              tile_overlap=args.tile_overlap, precision=args.precision)
         summary = super_resolve(inference, paths, args.output, save_kernel=args.save_kernel, overwrite=args.overwrite)
         return 1 if summary.failed else 0
     return run_cli(job)
