@@ -237,9 +237,9 @@ def test_png_written_by_bands_decodes_to_the_picture(tmp_path):
     from blindsr.utils.png_stream import PNGStreamWriter
     rs = np.random.RandomState(0)
     for channels in (1, 3, 4):
-        img = (rs.rand(37, 53, channels) * 255).astype(np.uint8)
-        with PNGStreamWriter(tmp_path / 'p.png', 53, 37, channels) as png:
-            for r0, r1 in ((0, 10), (10, 11), (11, 37)):
+        img = (rs.rand(87, 53, channels) * 255).astype(np.uint8)
+        with PNGStreamWriter(tmp_path / 'p.png', 53, 87, channels) as png:
+            for r0, r1 in ((0, 10), (10, 11), (11, 87)):               # the last band is filtered in pieces
                 png.write(img[r0:r1])
         back = cv2.imread(str(tmp_path / 'p.png'), cv2.IMREAD_UNCHANGED).reshape(img.shape)
         order = {1: [0], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[channels]

@@ -186,6 +186,7 @@ class BlindSRModel(BaseModel):
                     t.field = None          # MANet_s2 returns its input kernel: not an estimate
                 for sink in sinks:
                     sink.add(t)
+                del t               # the tile's SR and field go before the next tile's forward
         finally:
             net.train(was_training)
         return self._finish({})

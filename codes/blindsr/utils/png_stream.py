@@ -15,6 +15,7 @@ from .files import atomic_path
 
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}        # channels -> PNG colour type (gray, gray+alpha, RGB, RGBA)
 _SIGNATURE = b'\x89PNG\r\n\x1a\n'
+FILTER_ROWS = 32           # rows filtered at once
 
 
 def _chunk(kind, data):
@@ -65,10 +66,12 @@ class PNGStreamWriter:
         band = np.asarray(band, np.uint8).reshape(-1, self.width, self.channels)
         if self.rows + band.shape[0] > self.height:
             raise ValueError(f'{self.path}: {self.rows + band.shape[0]} rows written to a {self.height}-row PNG')
-        data = self._deflate.compress(paeth_filter(band, self._above).tobytes())
-        if data:
-            self._file.write(_chunk(b'IDAT', data))
-        self._above = band[-1].copy()
+        for r in range(0, band.shape[0], FILTER_ROWS):     # the filter's int16 temporaries stay small
+            rows = band[r:r + FILTER_ROWS]
+            data = self._deflate.compress(paeth_filter(rows, self._above).tobytes())
+            if data:
+                self._file.write(_chunk(b'IDAT', data))
+            self._above = rows[-1].copy()
         self.rows += band.shape[0]
 
     def __exit__(self, kind, value, tb):
