@@ -271,3 +271,19 @@ def test_a_failure_mid_image_leaves_no_output(tmp_path, monkeypatch, one_thread)
     summary = super_resolve(inference, [photo], tmp_path / 'out', save_kernel=True)
     assert summary.failed and 'simulated' in summary.failed[0][1]
     assert [p for p in (tmp_path / 'out').rglob('*') if p.is_file()] == []
+
+
+def test_a_tile_is_freed_before_the_next_forward():
+    """Nothing (not even a no_grad generator wrapper) keeps the last tile while the next one runs."""
+    import weakref
+    refs = []
+
+    def net(x):
+        assert all(r() is None for r in refs), 'a previous tile is still alive'
+        field = torch.zeros(1, *x.shape[-2:], 3, 3)
+        refs.append(weakref.ref(field))
+        return torch.zeros(1, 3, 2 * x.shape[-2], 2 * x.shape[-1]), field
+
+    for t in iter_tiles(net, torch.rand(1, 3, 20, 20), 8, 2, scale=2):
+        del t
+    assert len(refs) > 4

@@ -83,7 +83,6 @@ class Tile:
         return self.sr[..., s * (cy0 - y0):s * (cy1 - y0), s * (cx0 - x0):s * (cx1 - x0)]
 
 
-@torch.no_grad()
 def iter_tiles(net, lr, tile, overlap, scale=None, kernel=None, align=8):
     """Run ``net`` tile by tile and yield each :class:`Tile`; nothing is stitched.
 
@@ -99,7 +98,8 @@ def iter_tiles(net, lr, tile, overlap, scale=None, kernel=None, align=8):
             args = (lr[..., y0:y1, x0:x1],)
             if kernel is not None:
                 args += (kernel[:, y0:y1, x0:x1] if kernel.dim() == 5 else kernel,)
-            result = net(*args)
+            with torch.no_grad():       # not a decorator: its generator wrapper would keep the last tile alive
+                result = net(*args)
             out_sr, out_k = result[:2] if isinstance(result, tuple) else (result, None)
             s = s or out_sr.shape[-2] // (y1 - y0)
             if out_sr.shape[-2:] != (s * (y1 - y0), s * (x1 - x0)):

@@ -199,7 +199,7 @@ document.getElementById('about').textContent = M.file + ': ' + M.image + ', ' + 
   (M.gt === 'field' ? 'true kernel field' : M.gt === 'kernel' ? 'one true kernel' : 'no true kernel');
 if (M.mode === 'codes') document.getElementById('about').textContent +=
   '; kernels shown: the PCA projection (' + M.k + ' codes) the SR network was fed, on average ' +
-  M.projection_psnr.toFixed(1) + ' dB from the estimate (image mean PSNR: from the estimate)';
+  M.projection_psnr.toFixed(1) + ' dB from the estimate' + (M.gt ? ' (the image mean PSNR is the estimate\'s)' : '');
 if (M.mean_psnr !== null) document.getElementById('mean').textContent =
   '(image mean ' + (M.mean_psnr === 'inf' ? 'inf' : M.mean_psnr.toFixed(2) + ' dB') + ')';
 
