@@ -4,7 +4,13 @@ Target: MANet_s1 on a 64x64 LR costs at most 1.5x the estimator's forward. Our s
 returns the LR kernel field (a reshaped softmax); the authors' also built an HR-resolution
 field (nearest upsampling of the 441 kernel maps, scale^2 times larger), emulated here.
 
-    python benchmarks/manet_inference.py [--size 64] [--runs 9] [--no-memory]
+    python benchmarks/manet_inference.py [--size 64] [--runs 9] [--no-memory] [--no-precision]
+
+A last line compares precisions (issue 12, point 14): the shipped MANet_s3 at LR
+``--precision-size`` (128) in fp32 and in bf16 autocast (medians of ``--precision-runs``, the
+ratio), and PSNR_Y of both on the demo set's GT images (``options/test/test_stage3_demo.yml``).
+bf16 is fast only on CPUs with AVX512-BF16 or AMX (``lscpu | grep -o avx512_bf16``); elsewhere
+PyTorch emulates it and it is slower than fp32.
 
 Times are medians of ``--runs`` timed runs after 2 warm-ups (inference mode, 2 threads),
 the variants interleaved run by run.
@@ -105,13 +111,65 @@ def child_peak_memory(name, size):
     return peaks
 
 
+DEMO = 'options/test/test_stage3_demo.yml'
+
+
+def demo_psnr(precision):
+    """Mean PSNR_Y of the shipped MANet_s3 over the GT sets of the demo options, at ``precision``."""
+    from blindsr.engine.validation import build_eval_loader, run_image
+    from blindsr.options import load_options
+    from blindsr.registry import MODELS
+    from blindsr.utils.paths import REPO_ROOT
+    opt = load_options(REPO_ROOT / DEMO, is_train=False)
+    model = MODELS.get(opt['model'])(opt, torch.device('cpu'))
+    model.set_precision(precision)
+    values = []
+    for d in opt['datasets'].values():
+        if d['mode'] != 'GT':
+            continue
+        for index, batch in enumerate(build_eval_loader(d)):
+            values.append(run_image(model, batch, index, opt).metrics['psnr_y'])
+    return statistics.mean(values), len(values)
+
+
+def precision_line(size, runs):
+    """fp32 vs bf16 autocast: the shipped MANet_s3 forward at LR ``size``, and demo-set PSNR_Y."""
+    from blindsr.inference.checkpoint_options import checkpoint_options
+    from blindsr.inference.runner import Inference
+    from blindsr.utils.paths import REPO_ROOT
+    from blindsr.utils.precision import autocast, cpu_has_bf16
+    net = Inference(checkpoint_options(REPO_ROOT / 'pretrained_models' / 'MANet_s3_x4_SunHays80.pth'),
+                    torch.device('cpu')).model.net.eval()
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+    def run(precision):
+        with autocast('cpu', precision):
+            return net(x)
+
+    times = time_all({'fp32': lambda _: run('fp32'), 'bf16': lambda _: run('bf16')}, x, runs, warmup=1)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    speed = med['fp32'] / med['bf16']
+    print(f'MANet_s3 (shipped) at LR {size}: fp32 {med["fp32"] * 1e3:.0f} ms, bf16 {med["bf16"] * 1e3:.0f} ms '
+          f'(medians of {runs}), bf16 speed-up {speed:.2f}x (target >= 1.6x: {"OK" if speed >= 1.6 else "MISSED"}; '
+          f'CPU {"has" if cpu_has_bf16() else "lacks"} AVX512-BF16/AMX)', flush=True)
+    psnr = {k: demo_psnr(k) for k in ('fp32', 'bf16')}
+    print(f'PSNR_Y on the demo GT images ({psnr["fp32"][1]}): fp32 {psnr["fp32"][0]:.3f} dB, '
+          f'bf16 {psnr["bf16"][0]:.3f} dB (diff {psnr["bf16"][0] - psnr["fp32"][0]:+.3f} dB, target within 0.05)')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--size', type=int, default=64, help='LR side (default 64)')
-    parser.add_argument('--runs', type=int, default=9)
-    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--runs', type=int, default=9, help='timed runs per variant (default 9)')
+    parser.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
-    parser.add_argument('--child', help=argparse.SUPPRESS)
+    parser.add_argument('--no-precision', action='store_true', help='skip the fp32 vs bf16 line')
+    parser.add_argument('--only-precision', action='store_true', help='print only the fp32 vs bf16 line')
+    parser.add_argument('--precision-size', type=int, default=128,
+                        help='LR side of the fp32 vs bf16 line (default 128)')
+    parser.add_argument('--precision-runs', type=int, default=5,
+                        help='timed runs per precision for that line (default 5)')
+    parser.add_argument('--child', help='internal: measure the peak memory of this variant and print JSON')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -119,6 +177,9 @@ def main():
         print(json.dumps(child_peak_memory(args.child, args.size)))
         return
 
+    if args.only_precision:
+        precision_line(args.precision_size, args.precision_runs)
+        return
     net, x = build(args.size)
     print(f'LR {args.size}x{args.size}, x{SCALE}, MANet nf=128 nb=1, {args.threads} threads, '
           f'median of {args.runs} runs (torch {torch.__version__})')
@@ -138,6 +199,8 @@ def main():
           f'target <= 1.5x: {"OK" if ratio <= 1.5 else "MISSED"})')
     print(f"authors' style / estimator forward = {results[AUTHORS] / results[EST]:.2f}x "
           f"(of minima {min(times[AUTHORS]) / min(times[EST]):.2f}x)")
+    if not args.no_precision:
+        precision_line(args.precision_size, args.precision_runs)
 
 
 if __name__ == '__main__':

@@ -76,7 +76,10 @@ def test_folder_with_one_bad_file(photos, tmp_path, one_thread):
         assert np.array_equal(z['sr_img'], rgb)                     # the npz holds the written SR (BGR)
     # the same as the model run in-process with the same tiles
     opt = checkpoint_options(ckpt)
-    sr, o = Inference(opt, device_from_name('cpu'), tile=16, tile_overlap=8).run(photos / 'a_rgb.png')
+    from blindsr.engine.tile_sinks import SRStitcher
+    stitch = SRStitcher()
+    Inference(opt, device_from_name('cpu'), tile=16, tile_overlap=8).run(photos / 'a_rgb.png', [stitch])
+    sr = stitch.sr[0].permute(1, 2, 0).numpy()
     assert np.array_equal((np.clip(sr, 0, 1) * 255).round().astype(np.uint8)[:, :, ::-1], rgb)
     # the explorer opens the field
     from blindsr.explorer.field_file import load_kernel_field

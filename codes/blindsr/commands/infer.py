@@ -31,7 +31,8 @@ def parse_args(argv=None):
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override an option of the record or --opt file (repeatable; type-checked)')
     p.add_argument('--save_kernel', action='store_true',
-                   help='also write npz/<stem>.npz (SR, LR, estimated kernel field) for explore_kernels.py')
+                   help='also write npz/<stem>.npz (SR, LR, estimated kernel field in float16, and PCA codes) for '
+                        'explore_kernels.py, tile by tile (about 0.95 KB per LR pixel)')
     p.add_argument('--samples', type=int, default=None, metavar='N',
                    help='average N forwards per image (the latent draws of KULNet) and write their per-pixel std '
                         'as uncertainty/<stem>.png; the same as --set samples=N (default 1)')
@@ -40,12 +41,17 @@ def parse_args(argv=None):
     p.add_argument('--tile_overlap', type=int, default=32,
                    help='LR overlap between tiles (default 32); see blindsr/archs/tiling.py for exact values')
     p.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda or cuda:<index>')
+    p.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
+                   help='inference precision: fp32, or autocast to bf16 (CPU, CUDA) or fp16 (CUDA only); '
+                        "default: the options' amp (fp16 autocast on CUDA, fp32 on CPU)")
     p.add_argument('--overwrite', action='store_true', help='redo images whose outputs exist (default: keep them)')
     args = p.parse_args(argv)
     if args.tile < 0 or args.tile_overlap < 0:
         p.error('--tile and --tile_overlap must be >= 0')
     if args.tile and args.tile_overlap >= args.tile:
         p.error(f'--tile_overlap {args.tile_overlap} must be smaller than --tile {args.tile} (--tile 0: whole image)')
+    if args.precision == 'fp16' and args.device == 'cpu':
+        p.error('--precision fp16 needs CUDA (CPUs have no fast float16 path); use bf16 or fp32 on CPU')
     return args
 
 
@@ -62,7 +68,8 @@ def main(argv=None):
         check_output_location(args.input, paths, args.output)
         samples = [] if args.samples is None else [f'samples={args.samples}']
         opt = checkpoint_options(args.model, args.opt, args.scale, args.set + samples)
-        inference = Inference(opt, device_from_name(args.device), tile=args.tile or None, tile_overlap=args.tile_overlap)
+        inference = Inference(opt, device_from_name(args.device), tile=args.tile or None,
+                              tile_overlap=args.tile_overlap, precision=args.precision)
         summary = super_resolve(inference, paths, args.output, save_kernel=args.save_kernel, overwrite=args.overwrite)
         return 1 if summary.failed else 0
     return run_cli(job)

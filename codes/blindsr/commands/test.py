@@ -23,7 +23,11 @@ def parse_args(argv=None):
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override an option, e.g. --set sv_mode=4 (repeatable; type-checked)')
     p.add_argument('--save_kernel', action='store_true',
-                   help='also write npz/<img>.npz: SR image, LR-resolution kernel field, true kernel, scale')
+                   help='also write npz/<img>.npz: SR image, LR-resolution kernel field (float16, and PCA codes), '
+                        'true kernel, scale; written tile by tile')
+    p.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
+                   help="inference precision: fp32, or autocast to bf16 (CPU, CUDA) or fp16 (CUDA only); default: "
+                        "the options' amp (fp16 autocast on CUDA, fp32 on CPU)")
     p.add_argument('--samples', type=int, default=None, metavar='N',
                    help='average N forwards per image (the latent draws of KULNet) and write their per-pixel std '
                         'as uncertainty/<img>.png; the same as --set samples=N (default: the option file\'s, 1)')
@@ -38,7 +42,7 @@ def main(argv=None):
         from blindsr.options import load_options
         samples = [] if args.samples is None else [f'samples={args.samples}']
         opt = load_options(args.opt, is_train=False, overrides=args.set + samples)
-        summary = test(opt, save_kernel=args.save_kernel)
+        summary = test(opt, save_kernel=args.save_kernel, precision=args.precision)
         return 1 if summary.failed else 0
     return run_cli(job)
 

@@ -1,30 +1,21 @@
 """Per-image metrics from a model's test outputs, shared by validation and test.py."""
 import math
 
-from ..metrics.kernel_metrics import kernel_field_psnr
 from ..metrics.psnr_ssim import psnr_y, ssim_y
 
 METRIC_NAMES = ('psnr_y', 'ssim_y', 'lr_psnr_y', 'lr_ssim_y', 'psnr_k', 'sr_spread')
 
 
-def true_field(out):
-    """The true kernel as an LR-resolution field (h, w, l, l) of image 0, or None."""
-    if 'kernel_field' in out:
-        return out['kernel_field'][0]
-    if 'kernel' in out and 'est_field' in out:
-        h, w = out['est_field'].shape[1:3]
-        return out['kernel'][0][None, None].expand(h, w, *out['kernel'].shape[-2:])
-    return None
-
-
-def image_metrics(out, scale, crop_border=None, reblur=None, lr_metrics=True):
+def image_metrics(out, scale, crop_border=None, lr_reblurred=None, kernel_psnr=None):
     """Metrics of image 0 of ``out`` (keys from ``BlindSRModel.test``).
 
     * ``psnr_y``/``ssim_y``: SR vs HR on Y, ``crop_border`` (default: scale) cut.
-    * ``lr_psnr_y``/``lr_ssim_y``: the HR (or, without HR, the SR) re-degraded with the
-      *estimated* kernels vs the clean LR — the kernel-quality measure that also works for
-      spatially variant kernels; ``scale`` LR pixels cut as the authors do.
-    * ``psnr_k``: kernel PSNR averaged over LR pixels against the true kernel or field.
+    * ``lr_psnr_y``/``lr_ssim_y`` from ``lr_reblurred``: the HR (or, without HR, the SR)
+      re-degraded with the *estimated* kernels (``engine/tile_sinks.Reblurred``) vs the clean
+      LR — the kernel-quality measure that also works for spatially variant kernels; ``scale``
+      LR pixels cut as the authors do.
+    * ``psnr_k``: ``kernel_psnr``, the kernel PSNR averaged over LR pixels against the true
+      kernel or field (``engine/tile_sinks.KernelPSNR``).
     * ``sr_spread``: with an ``uncertainty`` output, its mean (the SR's std over draws), in grey levels 0..255.
     """
     crop = scale if crop_border is None else crop_border
@@ -32,16 +23,11 @@ def image_metrics(out, scale, crop_border=None, reblur=None, lr_metrics=True):
     if 'sr' in out and 'hr' in out:
         m['psnr_y'] = psnr_y(out['sr'][0], out['hr'][0], crop=crop)
         m['ssim_y'] = ssim_y(out['sr'][0], out['hr'][0], crop=crop)
-    field = out.get('est_field')
-    if field is not None:
-        source = out.get('hr', out.get('sr'))
-        if lr_metrics and reblur is not None and source is not None:
-            lr_re = reblur(source[:1], field[:1])
-            m['lr_psnr_y'] = psnr_y(lr_re[0], out['lr_clean'][0], crop=scale)
-            m['lr_ssim_y'] = ssim_y(lr_re[0], out['lr_clean'][0], crop=scale)
-        gt = true_field(out)
-        if gt is not None:
-            m['psnr_k'] = kernel_field_psnr(field[0].cpu().numpy(), gt.cpu().numpy())
+    if lr_reblurred is not None:
+        m['lr_psnr_y'] = psnr_y(lr_reblurred[0], out['lr_clean'][0], crop=scale)
+        m['lr_ssim_y'] = ssim_y(lr_reblurred[0], out['lr_clean'][0], crop=scale)
+    if kernel_psnr is not None:
+        m['psnr_k'] = kernel_psnr
     if 'uncertainty' in out:
         m['sr_spread'] = float(out['uncertainty'][0].float().mean()) * 255.0
     return m

@@ -15,13 +15,15 @@ from ..options import dump_options
 from ..options.kernel_sweep import kernel_options, sweep_kernels
 from ..registry import MODELS
 from ..utils.device import select_device
-from ..utils.files import archive_folder, atomic_path, atomic_write_text
+from ..utils.files import archive_folder, atomic_write_text
 from ..utils.image_io import tensor2img, write_image
 from ..utils.kernel_picture import save_kernel_picture
 from ..utils.uncertainty_picture import save_uncertainty_picture
 from ..utils.logger import setup_logging, timestamp
 from .evaluation import average, format_metrics, metric_keys
-from .validation import build_eval_loader, centre_kernels, image_stem, run_image
+from ..utils.heap import keep_heap_small
+from ..utils.kernel_file import KernelFileWriter, image_arrays
+from .validation import build_eval_loader, image_stem, run_image
 
 logger = logging.getLogger('blindsr')
 
@@ -52,19 +54,6 @@ def write_csv(rows, path):
     for r in rows:
         writer.writerow({k: (f'{r[k]:.6f}' if isinstance(r.get(k), float) else r.get(k, '')) for k in keys})
     atomic_write_text(buf.getvalue(), path)
-
-
-def save_npz(path, out, scale):
-    arrays = {'sr_img': tensor2img(out['sr'][0]) if 'sr' in out else np.zeros((0,)),
-              'est_ker_lr': out['est_field'][0].cpu().numpy(), 'scale': np.int64(scale)}
-    if 'lr' in out:     # the explorer's background when there is no SR image (stage 1)
-        arrays['lr_img'] = tensor2img(out['lr'][0])
-    gt = out.get('kernel_field', out.get('kernel'))
-    if gt is not None:
-        arrays['gt_ker'] = gt[0].cpu().numpy()
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as f:
-            np.savez_compressed(f, **arrays)
 
 
 def _item_name(dataset, index):
@@ -107,20 +96,23 @@ def _test_set(model, loader, d, opt, folder, save_kernel, summary, desc):
                 table.append(failed[-1])
                 summary.failed.append((d['name'], stem, str(e)))
                 continue
-            out, metrics = run_image(model, batch, index, opt)
             stem = image_stem(batch)
-            if 'sr' in out:
-                write_image(folder / f'{stem}.png', tensor2img(out['sr'][0]), channel_order='bgr')
-            if 'uncertainty' in out:
-                save_uncertainty_picture(folder / 'uncertainty' / f'{stem}.png', out['uncertainty'][0])
-            if 'est_field' in out:
-                save_kernel_picture(folder / 'kernels' / f'{stem}.png', *centre_kernels(out))
-                if save_kernel:
-                    save_npz(folder / 'npz' / f'{stem}.npz', out, opt['scale'])
+            with KernelFileWriter(folder / 'npz' / f'{stem}.npz', opt['scale'], model.kernel_basis()) as writer:
+                keep = save_kernel and model.capabilities.estimates_kernel
+                run = run_image(model, batch, index, opt, sinks=[writer] if keep else ())
+                out = run.out
+                if 'sr' in out:
+                    write_image(folder / f'{stem}.png', tensor2img(out['sr'][0]), channel_order='bgr')
+                if 'uncertainty' in out:
+                    save_uncertainty_picture(folder / 'uncertainty' / f'{stem}.png', out['uncertainty'][0])
+                if run.est_centre is not None:
+                    save_kernel_picture(folder / 'kernels' / f'{stem}.png', *run.centre_kernels)
+                if keep:
+                    writer.finish(image_arrays(out))
             model.save_extra_outputs(out, folder, stem)
-            rows.append(dict(metrics, image=stem, status='ok'))
+            rows.append(dict(run.metrics, image=stem, status='ok'))
             table.append(rows[-1])
-            logger.info('%s: %s', stem, format_metrics(metrics) or 'no reference, no metrics')
+            logger.info('%s: %s', stem, format_metrics(run.metrics) or 'no reference, no metrics')
     avg = average(rows)
     if table:
         write_csv(table + [dict(avg, image='average')], folder / 'metrics.csv')
@@ -130,8 +122,11 @@ def _test_set(model, loader, d, opt, folder, save_kernel, summary, desc):
     return avg
 
 
-def test(opt, save_kernel=False):
+def test(opt, save_kernel=False, precision=None):
     """Run every set; an unreadable image is recorded as failed and the rest still run.
+
+    ``save_kernel`` writes ``npz/<img>.npz`` tile by tile (``utils/kernel_file.py``); ``precision``
+    (fp32, bf16, fp16; default: the options' ``amp``) is the inference precision.
 
     Every check (datasets, checkpoints) runs before an earlier results folder is archived.
     The random state is reset (``manual_seed``) before each set, and with a kernel sweep
@@ -141,9 +136,17 @@ def test(opt, save_kernel=False):
     Returns a :class:`TestSummary`; its ``failed`` is non-empty when some image failed.
     """
     setup_logging()
+    keep_heap_small()              # freed tile buffers leave the resident memory (utils/heap.py)
     device = select_device(opt['gpu_ids'])
     kernels = sweep_kernels(opt)
-    model = MODELS.get(opt['model'])(kernel_options(opt, kernels[0]) if kernels else opt, device)
+
+    def new_model(model_opt):
+        model = MODELS.get(opt['model'])(model_opt, device)
+        if precision is not None:
+            model.set_precision(precision)
+        return model
+
+    model = new_model(kernel_options(opt, kernels[0]) if kernels else opt)
     loaders = {phase: build_eval_loader(d) for phase, d in opt['datasets'].items()}
     root = _fresh_results_root(opt)
     setup_logging(root / f'test_{opt["name"]}_{timestamp()}.log')
@@ -158,7 +161,7 @@ def test(opt, save_kernel=False):
             for i, k in enumerate(kernels):
                 kopt = kernel_options(opt, k)
                 if i:
-                    model = MODELS.get(opt['model'])(kopt, device)   # as the authors: a new model per kernel
+                    model = new_model(kopt)   # as the authors: a new model per kernel
                 reseed(opt['manual_seed'])
                 desc = f"{d['name']} {k.label} ({i + 1}/{len(kernels)})"
                 avg = _test_set(model, loader, d, kopt, folder / k.label, save_kernel, summary, desc)

@@ -3,7 +3,10 @@
 The ``.npz`` holds ``sr_img`` (uint8 HxWx3 BGR, empty for a kernel-only model), ``est_ker_lr``
 (h, w, l, l): the estimated kernel of every LR pixel, ``scale``, and optionally ``gt_ker``
 ((l, l) or (h, w, l, l)) and ``lr_img`` (uint8 hxwx3 BGR). SR pixel (x, y) belongs to LR pixel
-(y // s, x // s). The authors' own files (``est_ker_sv``: one kernel per SR pixel) load too.
+(y // s, x // s). Files of format 2 (``utils/kernel_file.py``: ``est_ker_lr`` in float16, stored
+uncompressed, plus ``est_codes``/``pca_basis``) are memory-mapped, so a whole photo opens in
+bounded memory; older files (float32, compressed) and the authors' own (``est_ker_sv``: one
+kernel per SR pixel) load too.
 """
 import math
 from dataclasses import dataclass
@@ -12,6 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.image_io import read_image
+from ..utils.kernel_file import read_kernel_file
+
+PSNR_CHUNK = 2 ** 16        # LR pixels per step of the kernel-PSNR map (bounded memory on large fields)
 
 
 class KernelFileError(ValueError):
@@ -24,9 +30,11 @@ class KernelField:
 
     image: uint8 RGB (H, W, 3), H = h * scale, W = w * scale.
     image_kind: where ``image`` comes from ('SR', 'LR x<s> (nearest)', the ``--image`` path, 'none').
-    est: (h, w, l, l) float32 estimated kernels.
+    est: (h, w, l, l) estimated kernels: float32, or a read-only float16 memory map (format 2);
+        index it (``est[i, j]``) rather than converting it whole.
     gt: (h, w, l, l) float32 true kernels (a broadcast view for one invariant kernel) or None.
     gt_kind: 'kernel' (spatially invariant), 'field' or None.
+    codes, basis: the PCA codes (h, w, k) the SR network was fed and the basis (l*l, k), or None.
     """
     path: Path
     image: np.ndarray
@@ -35,6 +43,8 @@ class KernelField:
     gt: np.ndarray | None
     gt_kind: str | None
     scale: int
+    codes: np.ndarray | None = None
+    basis: np.ndarray | None = None
 
     @property
     def lr_size(self):
@@ -56,7 +66,7 @@ class KernelField:
     def kernels_at(self, x, y):
         """(estimated kernel, true kernel or None, kernel PSNR in dB or None) under SR pixel (x, y)."""
         i, j = self.lr_pixel(x, y)
-        est = self.est[i, j]
+        est = np.asarray(self.est[i, j], np.float32)
         if self.gt is None:
             return est, None, None
         gt = self.gt[i, j]
@@ -66,10 +76,15 @@ class KernelField:
         """(h, w) kernel PSNR of every LR pixel, or None without true kernels."""
         if self.gt is None:
             return None
-        diff = self.est.astype(np.float64) - self.gt
-        mse = np.mean(diff.reshape(*self.lr_size, -1) ** 2, axis=-1)
+        h, w = self.lr_size
+        est = self.est.reshape(h * w, -1)
+        gt = self.gt.reshape(h * w, -1)
+        mse = np.empty(h * w)
+        for p in range(0, h * w, PSNR_CHUNK):
+            diff = est[p:p + PSNR_CHUNK].astype(np.float64) - gt[p:p + PSNR_CHUNK]
+            mse[p:p + PSNR_CHUNK] = np.mean(diff ** 2, axis=-1)
         with np.errstate(divide='ignore'):
-            return -10.0 * np.log10(mse)
+            return (-10.0 * np.log10(mse)).reshape(h, w)
 
 
 def psnr(est, gt):
@@ -112,12 +127,13 @@ def load_kernel_field(path, image=None):
     if not path.is_file():
         raise KernelFileError(f'{path}: file not found; test.py --save_kernel writes results/<name>/<set>/npz/')
     try:
-        with np.load(path) as z:
-            data = {k: z[k] for k in z.files}
+        data = read_kernel_file(path)
     except Exception as e:     # zipfile/pickle/OSError: anything numpy raises on a bad file
         raise KernelFileError(f'{path}: cannot read ({type(e).__name__}: {e})') from e
     if 'est_ker_lr' in data:
-        est = np.asarray(data['est_ker_lr'], np.float32)
+        est = data['est_ker_lr']
+        if not isinstance(est, np.memmap) or est.dtype not in (np.float16, np.float32):
+            est = np.asarray(est, np.float32)
         scale = int(data.get('scale', 1))
     elif 'est_ker_sv' in data and data.get('sr_img') is not None and data['sr_img'].ndim >= 2:
         # the authors' layout: one kernel per SR pixel, (H*W, l, l)
@@ -141,5 +157,10 @@ def load_kernel_field(path, image=None):
         else:
             raise KernelFileError(f'{path}: gt_ker has shape {g.shape}, which fits neither one kernel '
                                   f'{est.shape[-2:]} nor the field {est.shape}')
+    codes, basis = data.get('est_codes'), data.get('pca_basis')
+    if codes is not None and (basis is None or codes.shape != est.shape[:2] + basis.shape[1:]
+                              or basis.shape[0] != est.shape[-1] * est.shape[-2]):
+        raise KernelFileError(f'{path}: est_codes {codes.shape} and pca_basis '
+                              f'{None if basis is None else basis.shape} do not fit the field {est.shape}')
     pic, kind = _background(data, path, est, scale, image)
-    return KernelField(path, pic, kind, est, gt, gt_kind, scale)
+    return KernelField(path, pic, kind, est, gt, gt_kind, scale, codes, basis)

@@ -8,8 +8,13 @@ selected position (``#pos`` with ``data-x``, ``data-y``, ``data-i``, ``data-j``)
 ``#psnr``.
 
 Everything is embedded: the image as PNG, the estimated field as little-endian float32
-(exact values), the true kernels as a palette of distinct kernels plus an index per pixel
-(a spatially variant field repeats a few dozen kernels), the viridis colour map.
+(the file's values) while it fits ``MAX_EMBED_BYTES`` (about 190x190 LR pixels), the true kernels
+as a palette of distinct kernels plus an index per pixel (a spatially variant field repeats a few
+dozen kernels), the viridis colour map. A larger field from a file with PCA codes (format 2,
+``utils/kernel_file.py``) is embedded as those codes (float16, 30 bytes per LR pixel: a whole
+photo of 1500x1000 LR pixels takes 45 MB) plus the basis, and the page decodes the kernel under
+the cursor; the kernels shown are then the PCA projection the SR network was fed (the page says
+so, with its mean distance to the estimate in kernel PSNR).
 """
 import base64
 import json
@@ -19,7 +24,8 @@ import numpy as np
 
 from ..utils.files import atomic_write_text
 
-MAX_EMBED_BYTES = 64 * 2 ** 20     # the float32 field; base64 makes the page 4/3 of it
+MAX_EMBED_BYTES = 64 * 2 ** 20     # the float32 field (or float16 codes); base64 makes the page 4/3 of it
+PROJECTION_SAMPLE = 4096          # LR pixels sampled for the codes' mean distance to the estimate
 VIEW = 560           # longest side of the shown image, CSS pixels (small images: whole multiples)
 
 
@@ -44,13 +50,38 @@ def _true_kernels(field):
     return palette.astype('<f4'), index.reshape(-1).astype('<i4')
 
 
+def _projection_psnr(field):
+    """Mean kernel PSNR (dB) of the decoded codes against the stored estimate, over a fixed sample."""
+    from ..utils.kernel_file import decode_codes
+    h, w = field.lr_size
+    flat = np.linspace(0, h * w - 1, min(h * w, PROJECTION_SAMPLE)).round().astype(np.int64)
+    i, j = np.unravel_index(flat, (h, w))
+    est = np.asarray(field.est[i, j], np.float64)
+    dec = decode_codes(field.codes[i, j], field.basis).astype(np.float64)
+    mse = np.mean((est - dec).reshape(len(flat), -1) ** 2, axis=1)
+    with np.errstate(divide='ignore'):
+        return float(np.mean(-10.0 * np.log10(mse)))
+
+
+def _kernel_payload(field):
+    """('field', float32 bytes) when the field fits the page, else ('codes', float16 codes) when the
+    file has codes; otherwise a clear error."""
+    h, w = field.lr_size
+    field_bytes = h * w * field.kernel_size ** 2 * 4
+    if field_bytes <= MAX_EMBED_BYTES:
+        return 'field', _b64(np.asarray(field.est, dtype='<f4'))
+    if field.codes is not None and field.codes.size * 2 <= MAX_EMBED_BYTES:
+        return 'codes', _b64(np.asarray(field.codes, dtype='<f2'))
+    why = ('and its PCA codes too' if field.codes is not None else
+           'and the file has no PCA codes (a network without a PCA basis, or an older file)')
+    raise ValueError(f'{field.path}: the kernel field is {field_bytes / 2 ** 20:.0f} MB, too large for one page '
+                     f'(limit {MAX_EMBED_BYTES / 2 ** 20:.0f} MB, about 190x190 LR pixels), {why}; run infer.py '
+                     'on a crop, or use the window or --grid')
+
+
 def build_html(field, title=None):
     """The page's text for a :class:`~blindsr.explorer.field_file.KernelField`."""
-    est = np.ascontiguousarray(field.est, dtype='<f4')
-    if est.nbytes > MAX_EMBED_BYTES:
-        raise ValueError(f'{field.path}: the kernel field is {est.nbytes / 2 ** 20:.0f} MB, too large for one '
-                         f'page (limit {MAX_EMBED_BYTES / 2 ** 20:.0f} MB, about 190x190 LR pixels); run infer.py on a '
-                         'crop, or use the window or --grid')
+    mode, payload = _kernel_payload(field)
     palette, index = _true_kernels(field)
     ok, png = cv2.imencode('.png', np.ascontiguousarray(field.image[:, :, ::-1]))
     if not ok:
@@ -62,13 +93,16 @@ def build_html(field, title=None):
     meta = {'H': H, 'W': W, 'h': h, 'w': w, 'l': field.kernel_size, 'scale': field.scale,
             'gt': field.gt_kind, 'image': field.image_kind, 'file': field.path.name,
             'mean_psnr': mean_psnr if mean_psnr is None or np.isfinite(mean_psnr) else 'inf',
-            'zoom': max(1, VIEW // max(H, W)) if max(H, W) <= VIEW else VIEW / max(H, W)}
+            'zoom': max(1, VIEW // max(H, W)) if max(H, W) <= VIEW else VIEW / max(H, W),
+            'mode': mode, 'k': 0 if field.codes is None else int(field.codes.shape[-1]),
+            'projection_psnr': _projection_psnr(field) if mode == 'codes' else None}
     parts = {
         '__TITLE__': title or f'Kernel explorer: {field.path.name}',
         '__META__': json.dumps(meta),
         '__VIRIDIS__': json.dumps(_viridis()),
         '__PNG__': base64.b64encode(png.tobytes()).decode('ascii'),
-        '__EST__': _b64(est),
+        '__EST__': payload,
+        '__BASIS__': _b64(np.asarray(field.basis, dtype='<f4')) if mode == 'codes' else '',
         '__GT__': '' if palette is None else _b64(palette),
         '__GTINDEX__': '' if index is None else _b64(index),
     }
@@ -128,6 +162,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <script id="meta" type="application/json">__META__</script>
 <script id="viridis" type="application/json">__VIRIDIS__</script>
 <script id="est-data" type="application/octet-stream">__EST__</script>
+<script id="basis-data" type="application/octet-stream">__BASIS__</script>
 <script id="gt-data" type="application/octet-stream">__GT__</script>
 <script id="gt-index" type="application/octet-stream">__GTINDEX__</script>
 <script>
@@ -141,7 +176,17 @@ function bytes(id) {
 const M = JSON.parse(document.getElementById('meta').textContent);
 const LUT = JSON.parse(document.getElementById('viridis').textContent);
 const L2 = M.l * M.l;
-const EST = new Float32Array(bytes('est-data'));
+function halves(buffer) {      // little-endian float16 -> Float32Array
+  const u = new Uint16Array(buffer), out = new Float32Array(u.length);
+  for (let n = 0; n < u.length; n++) {
+    const x = u[n], sign = x & 0x8000 ? -1 : 1, e = (x >> 10) & 0x1f, f = x & 0x3ff;
+    out[n] = sign * (e === 0 ? f * 2 ** -24 : e === 31 ? (f ? NaN : Infinity) : (1 + f / 1024) * 2 ** (e - 15));
+  }
+  return out;
+}
+const CODES = M.mode === 'codes' ? halves(bytes('est-data')) : null;
+const BASIS = M.mode === 'codes' ? new Float32Array(bytes('basis-data')) : null;
+const EST = M.mode === 'codes' ? null : new Float32Array(bytes('est-data'));
 const GT = M.gt ? new Float32Array(bytes('gt-data')) : null;
 const GTI = M.gt ? new Int32Array(bytes('gt-index')) : null;
 const img = document.getElementById('sr'), marker = document.getElementById('marker');
@@ -152,10 +197,18 @@ if (!M.gt) { document.getElementById('gt-box').style.display = 'none';
 document.getElementById('about').textContent = M.file + ': ' + M.image + ', ' + M.W + 'x' + M.H +
   ' px, kernel field ' + M.w + 'x' + M.h + ' (x' + M.scale + '), ' +
   (M.gt === 'field' ? 'true kernel field' : M.gt === 'kernel' ? 'one true kernel' : 'no true kernel');
+if (M.mode === 'codes') document.getElementById('about').textContent +=
+  '; kernels shown: the PCA projection (' + M.k + ' codes) the SR network was fed, on average ' +
+  M.projection_psnr.toFixed(1) + ' dB from the estimate' + (M.gt ? ' (the image mean PSNR is the estimate\'s)' : '');
 if (M.mean_psnr !== null) document.getElementById('mean').textContent =
   '(image mean ' + (M.mean_psnr === 'inf' ? 'inf' : M.mean_psnr.toFixed(2) + ' dB') + ')';
 
-function kernelAt(i, j) { const o = (i * M.w + j) * L2; return EST.subarray(o, o + L2); }
+function kernelAt(i, j) {
+  if (!CODES) { const o = (i * M.w + j) * L2; return EST.subarray(o, o + L2); }
+  const c = CODES.subarray((i * M.w + j) * M.k, (i * M.w + j + 1) * M.k), k = new Float32Array(L2);
+  for (let p = 0; p < L2; p++) { let v = 0; for (let q = 0; q < M.k; q++) v += BASIS[p * M.k + q] * c[q]; k[p] = v; }
+  return k;
+}
 function trueAt(i, j) { if (!GT) return null; const o = GTI[i * M.w + j] * L2; return GT.subarray(o, o + L2); }
 function draw(id, k) {
   const c = document.getElementById(id); c.width = M.l; c.height = M.l;

@@ -11,17 +11,23 @@ processed is logged and skipped; the others go on. Existing outputs are kept unl
 ``overwrite``.
 """
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..engine.tester import save_npz
 from ..registry import MODELS
-from ..utils.image_io import ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, write_image
+from ..utils.image_io import (ImageNotFoundError, ImageReadError, img2tensor, list_images, read_image, tensor2img,
+                              write_image)
+from ..utils.heap import keep_heap_small
+from ..utils.kernel_file import KernelFileWriter
+from ..utils.png_stream import PNGStreamWriter
+from .sr_picture import SRBands, SRPicture
 from ..utils.uncertainty_picture import save_uncertainty_picture
 
 logger = logging.getLogger(__name__)
@@ -100,39 +106,75 @@ def _source_layout(path):
     return False, None
 
 
-def _output_picture(sr_rgb, gray, alpha):
-    """uint8 picture to write (RGB, gray, or RGBA) from the SR float RGB (H, W, 3)."""
-    if gray:
-        return (np.clip(sr_rgb.mean(axis=2), 0, 1) * 255).round().astype(np.uint8)
-    pic = (np.clip(sr_rgb, 0, 1) * 255).round().astype(np.uint8)
-    if alpha is not None:
-        a = cv2.resize(alpha, (pic.shape[1], pic.shape[0]), interpolation=cv2.INTER_CUBIC)
-        pic = np.concatenate([pic, (np.clip(a, 0, 1) * 255).round().astype(np.uint8)[:, :, None]], axis=2)
-    return pic
-
-
 class Inference:
     """A test-time model built from options, and the per-image work."""
 
-    def __init__(self, opt, device, tile=256, tile_overlap=32):
+    def __init__(self, opt, device, tile=256, tile_overlap=32, precision=None):
+        keep_heap_small()          # freed tile buffers leave the resident memory (utils/heap.py)
         self.opt = opt
         self.device = device
         self.model = MODELS.get(opt['model'])(opt, device)
+        if precision is not None:
+            self.model.set_precision(precision)
         self.scale = opt['scale']
         self.tile, self.tile_overlap = tile, tile_overlap
         if self.model.capabilities.takes_kernel:
             raise ValueError(f"{opt['network_G']['which_model_G']} needs the true kernel, which real photos do not "
                              'have; use a kernel-estimating checkpoint (stage 1 or 3)')
         self.makes_sr = self.model.capabilities.makes_sr
+        self.estimates_kernel = self.model.capabilities.estimates_kernel
 
-    def run(self, path):
-        """SR float RGB (H, W, 3) (None for a kernel-only model) and the raw test outputs of one file."""
-        lr = img2tensor(read_image(path)).unsqueeze(0).to(self.device)
+    def read(self, path):
+        """The LR image of a file as a (1, 3, h, w) tensor on the device."""
+        return img2tensor(read_image(path)).unsqueeze(0).to(self.device)
+
+    def run(self, source, sinks=()):
+        """Run one image (a file, or a tensor from :meth:`read`) through the model tile by tile;
+        ``sinks`` (``engine/tile_sinks.py``) get every tile. Returns the TestOutput (LR, no stitched
+        SR or field)."""
+        lr = source if torch.is_tensor(source) else self.read(source)
         self.model.feed_data({'LQ': lr}, train=False)
         tile = self.tile if self.tile and max(lr.shape[-2:]) > self.tile else None
-        out = self.model.test(tile=tile, tile_overlap=self.tile_overlap)
-        sr = out['sr'][0].permute(1, 2, 0).float().cpu().numpy() if 'sr' in out else None
-        return sr, out
+        return self.model.test_streamed(list(sinks), tile=tile, tile_overlap=self.tile_overlap)
+
+
+def _kernel_file_arrays(out, picture):
+    """The small arrays of the kernel file: the written SR picture (BGR or gray, no alpha) and the LR."""
+    sr = np.zeros((0,), np.uint8) if picture is None else picture
+    return {'sr_img': sr, 'lr_img': tensor2img(out['lr'][0])}
+
+
+def _process(inference, path, targets, save_kernel, overwrite, npz):
+    """One image into its outputs, streamed: the SR PNG band by band (whole for RGBA inputs, whose
+    alpha is enlarged at once) and, with ``save_kernel``, the kernel file tile by tile."""
+    gray, alpha = _source_layout(path)
+    lr = inference.read(path)
+    s = inference.scale
+    shape = (s * lr.shape[-2], s * lr.shape[-1]) + (() if gray else (3,))
+    write_png = inference.makes_sr and (overwrite or not targets[0].exists())
+    keep = save_kernel and inference.estimates_kernel and (overwrite or not npz.exists())
+    picture = None
+    with ExitStack() as stack:
+        writer = stack.enter_context(KernelFileWriter(npz, s, inference.model.kernel_basis()))
+        sinks = [writer] if keep else []
+        if inference.makes_sr and alpha is not None:
+            picture = SRPicture(gray)
+            sinks.append(picture)
+        elif inference.makes_sr:
+            consumers = []
+            if write_png:
+                png = stack.enter_context(PNGStreamWriter(targets[0], shape[1], shape[0], 1 if gray else 3))
+                consumers.append(lambda band, row0: png.write(band))
+            if keep:
+                writer.expect_sr(shape)
+                consumers.append(writer.sr_band)
+            sinks.append(SRBands(gray, consumers))
+        out = inference.run(lr, sinks)
+        if picture is not None and write_png:
+            write_image(targets[0], picture.result(alpha), channel_order='bgr')
+        if keep:
+            writer.finish(_kernel_file_arrays(out, picture.picture if picture else None))
+    return out
 
 
 def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
@@ -153,16 +195,12 @@ def super_resolve(inference, paths, output, save_kernel=False, overwrite=False):
                 summary.kept.append(path)
                 continue
             try:
-                gray, alpha = _source_layout(path)
-                sr, out = inference.run(path)
+                npz = output / 'npz' / f'{stems[path]}.npz'
+                out = _process(inference, path, targets, save_kernel, overwrite, npz)
             except (ImageReadError, ImageNotFoundError, ValueError, RuntimeError) as e:
                 logger.error('%s: skipped (%s)', path, e)
                 summary.failed.append((path, str(e)))
                 continue
-            if sr is not None and (overwrite or not targets[0].exists()):
-                write_image(targets[0], _output_picture(sr, gray, alpha), channel_order='rgb')
-            if save_kernel and 'est_field' in out and (overwrite or not targets[-1].exists()):
-                save_npz(targets[-1], out, inference.scale)
             if 'uncertainty' in out:
                 save_uncertainty_picture(output / 'uncertainty' / f'{stems[path]}.png', out['uncertainty'][0])
             summary.done.append(path)

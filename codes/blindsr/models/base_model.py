@@ -32,12 +32,16 @@ class BaseModel:
     * ``capabilities`` (a :class:`~blindsr.models.contract.Capabilities`): what it does;
     * ``feed_data(batch, generator, train)``, ``optimize_parameters(step) -> {loss name: value}``,
       ``test(tile, tile_overlap) -> TestOutput`` (see ``models/contract.py``): subclasses implement;
+    * ``test_streamed(sinks, tile, tile_overlap)``: ``test`` with the SR and the kernel field handed to
+      per-tile sinks (default: ``test``, then its outputs as one tile); ``set_precision``;
     * hooks with defaults: ``validate`` (the standard per-image validation), ``extra_metrics``
       (none), ``save_extra_outputs`` (nothing), ``reblur`` (the MANet degradation geometry),
       ``networks`` (none), ``training_state`` / ``resume_training`` (optimizers, schedulers, AMP).
     """
 
     capabilities = Capabilities()
+    #: whether ``test`` runs under :meth:`inference_autocast` (so ``--precision`` applies)
+    supports_precision = False
 
     def __init__(self, opt, device, dist=False):
         self.opt = opt
@@ -48,6 +52,23 @@ class BaseModel:
         self.schedulers = []
         self.use_amp = bool(opt['amp']) and device.type == 'cuda'
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp)
+        self.precision = None      # None: the options' ``amp`` (fp16 autocast on CUDA); see set_precision
+
+    def set_precision(self, precision):
+        """Inference precision ``fp32``, ``bf16`` or ``fp16`` (``utils/precision.py``); ValueError if
+        this model or device cannot run it."""
+        from ..utils.precision import check_precision
+        check_precision(precision, self.device)
+        if precision != 'fp32' and not self.supports_precision:
+            raise ValueError(f'{type(self).__name__} runs in fp32 only; --precision {precision} does not apply')
+        self.precision = precision
+
+    def inference_autocast(self):
+        """The autocast context of ``test``: the chosen precision, else the options' ``amp``."""
+        from ..utils.precision import autocast
+        if self.precision is None:
+            return torch.autocast(self.device.type, enabled=self.use_amp)
+        return autocast(self.device, self.precision)
 
     # ------------------------------------------------------------------ what subclasses implement
     def feed_data(self, batch, generator=None, train=True):
@@ -59,11 +80,32 @@ class BaseModel:
     def test(self, tile=None, tile_overlap=0):
         raise NotImplementedError(f'{type(self).__name__} does not test')
 
+    def test_streamed(self, sinks, tile=None, tile_overlap=0):
+        """``test`` whose SR and kernel field go to ``sinks`` (``engine/tile_sinks.py``) tile by tile.
+
+        Returns the :class:`TestOutput` without the per-tile keys a recipe streams (``sr``,
+        ``est_field``). This default runs ``test`` and feeds its outputs as one tile: recipes whose
+        whole outputs are small (one kernel per image) need nothing more.
+        """
+        from ..engine.tile_sinks import feed_whole
+        out = self.test(tile=tile, tile_overlap=tile_overlap)
+        feed_whole(sinks, out, self.opt['scale'])
+        return out
+
     # ------------------------------------------------------------------ engine hooks (defaults)
+    def true_kernel(self):
+        """The fed batch's true kernel (B, l, l) or field (B, h, w, l, l), or None."""
+        batch = getattr(self, 'batch', None) or {}
+        return batch.get('kernel_field', batch.get('kernel'))
+
     def validate(self, opt, it):
         """Rows of validation metrics at iteration ``it``: the standard per-image loop."""
         from ..engine.validation import validate
         return validate(self, opt, it)
+
+    def kernel_basis(self):
+        """The PCA basis (l*l, k) the network codes kernels with (for compact kernel files), or None."""
+        return None
 
     def extra_metrics(self, out):
         """Method-specific metrics of one image's :class:`TestOutput`, beside the standard ones."""

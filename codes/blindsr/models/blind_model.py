@@ -129,6 +129,29 @@ class BlindSRModel(BaseModel):
         return logs
 
     # ------------------------------------------------------------------ inference
+    supports_precision = True
+
+    def _streams(self):
+        """Whether the network's outputs stream per tile: (sr, LR field) or SR alone."""
+        outputs = self.capabilities.outputs
+        if (self.opt['samples'] or 1) > 1:      # N draws are averaged over the whole image (``test``)
+            return False
+        return outputs[0] == 'sr' and (len(outputs) == 1 or outputs[1] in ('est_field', 'given_kernel'))
+
+    def _finish(self, outputs):
+        out = {'lr': self.batch['lr'], 'lr_clean': self.batch['lr_clean']}
+        caps = self.capabilities
+        if caps.makes_sr and 'sr' in outputs:
+            out['sr'] = outputs['sr'].float().clamp(0, 1)
+        if caps.estimates_kernel and outputs:
+            out['est_field'] = estimated_field(outputs, self.batch['lr']).float()
+            if 'est_kernel' in outputs:
+                out['est_kernel'] = outputs['est_kernel'].float()
+        for key in ('hr', 'kernel', 'kernel_field'):
+            if key in self.batch:
+                out[key] = self.batch[key]
+        return out
+
     def _tile_net(self, net):
         """``net`` as :func:`~blindsr.archs.tiling.tiled_forward` wants it: (SR, kernel field of the tile)."""
         def forward(lr, *kernel):
@@ -138,7 +161,7 @@ class BlindSRModel(BaseModel):
 
     def _test_forward(self, net, lr, tile, tile_overlap):
         """One forward of the test input (in tiles when ``tile``): 'sr' and the kernel estimate by name."""
-        with torch.autocast(self.device.type, enabled=self.use_amp):
+        with self.inference_autocast():
             if tile:
                 from ..archs.tiling import tiled_forward
                 kernel = self.true_kernel() if self.capabilities.takes_kernel else None
@@ -192,22 +215,45 @@ class BlindSRModel(BaseModel):
         was_training = net.training
         net.eval()
         lr = self.batch['lr']
-        caps = self.capabilities
         outputs, std = self._draws(net, lr, tile, tile_overlap, self.opt['samples'] or 1)
         net.train(was_training)
-        out = {'lr': lr, 'lr_clean': self.batch['lr_clean']}
-        if caps.makes_sr:
-            out['sr'] = outputs['sr']
-            if std is not None:
-                out['uncertainty'] = std
-        if caps.estimates_kernel:
-            out['est_field'] = estimated_field(outputs, lr)
-            if 'est_kernel' in outputs:
-                out['est_kernel'] = outputs['est_kernel']
-        for key in ('hr', 'kernel', 'kernel_field'):
-            if key in self.batch:
-                out[key] = self.batch[key]
+        out = self._finish(outputs)
+        if std is not None and 'sr' in out:
+            out['uncertainty'] = std
         return out
+
+    @torch.no_grad()
+    def test_streamed(self, sinks, tile=None, tile_overlap=0):
+        """As ``test``, but each tile's SR and field go to ``sinks`` and are dropped: memory stays
+        that of one tile whatever the image size. Returns the TestOutput without ``sr``/``est_field``."""
+        if not self._streams():
+            return super().test_streamed(sinks, tile, tile_overlap)
+        from ..archs.tiling import iter_tiles
+        net = self.bare(self.net)
+        was_training = net.training
+        net.eval()
+        kernel = self.true_kernel() if self.capabilities.takes_kernel else None
+
+        def forward(*args):         # only the network runs in the chosen precision, not the sinks
+            with self.inference_autocast():
+                return net(*args)
+
+        try:
+            for t in iter_tiles(forward, self.batch['lr'], tile, tile_overlap, self.scale, kernel=kernel):
+                if t.field is not None and not self.capabilities.estimates_kernel:
+                    t.field = None          # MANet_s2 returns its input kernel: not an estimate
+                for sink in sinks:
+                    sink.add(t)
+                del t               # the tile's SR and field go before the next tile's forward
+        finally:
+            net.train(was_training)
+        return self._finish({})
+
+    def kernel_basis(self):
+        pca = getattr(self.bare(self.net), 'pca_matrix', None)
+        if pca is None or not bool(pca.abs().sum()):
+            return None
+        return pca.detach().reshape(pca.shape[1], pca.shape[2]).float().cpu().numpy()
 
     def networks(self):
         return {'G': self.net}

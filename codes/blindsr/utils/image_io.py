@@ -87,7 +87,7 @@ def write_image(path, img, channel_order='rgb'):
     if not ok:
         raise ValueError(f'{path}: OpenCV could not encode an image of shape {img.shape}, '
                          f'dtype {img.dtype} as {ext}')
-    atomic_write_bytes(buf.tobytes(), path)
+    atomic_write_bytes(memoryview(buf), path)      # the encoded bytes, not a copy of them
 
 
 def list_images(folder, recursive=False):
