@@ -91,3 +91,27 @@ def test_mean_kernel_baseline_accepts_the_stage2_keywords():
     opt = load_options(ROOT / 'options' / 'test' / 'curve_bsd68_x4_stage2.yml', is_train=False,
                        overrides=['network_G.which_model_G=MANet_s2_mean', 'network_G.train_sv_rate=0.5'])
     assert opt['network_G']['code_norm'] is True and opt['network_G']['train_sv_rate'] == 0.5
+
+
+def _script(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'scripts' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('weights, spread_range', [('MANet_s2_x4_SunHays80.pth', (0.0, 0.02)),
+                                                   ('MANet_s2_x4_SunHays80_codenorm.pth', (0.4, 1.0))])
+def test_sft_conditioning_shows_the_code_spread_the_shipped_weights_see(weights, spread_range, shared, capsys):
+    hr = shared('datasets/Sun_Hays80/HR')
+    code = _script('sft_conditioning').main(['--model', str(ROOT / 'pretrained_models' / weights), '--set', str(hr),
+                                              '--batch', '4', '--crop', '48'])
+    assert code == 0
+    rows = [line.split('|')[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith('| ') and
+            line.split('|')[1].strip().isdigit()]
+    assert len(rows) == 4                                    # one row per SFT layer (nb 4)
+    for cells in rows:
+        feature_spread, code_spread = float(cells[2]), float(cells[3])
+        assert spread_range[0] <= code_spread <= spread_range[1]
+        assert 0.05 < feature_spread < 0.3
