@@ -60,9 +60,13 @@ def subset(gt_dir, lq_dir, count, dest):
     return new_gt, new_lq
 
 
+def read_rows(path):
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
 def averages(metrics_csv):
-    rows = list(csv.DictReader(open(metrics_csv)))
-    return float(rows[-1]['psnr_y'])
+    return float(read_rows(metrics_csv)[-1]['psnr_y'])
 
 
 def main(argv=None):
@@ -84,7 +88,7 @@ def main(argv=None):
         run = models.parent.name
         out = Path(args.output) if args.output else ROOT / 'results' / 'kernel_gain_curve' / run
         csv_path = out / 'curve.csv'
-        rows = list(csv.DictReader(open(csv_path))) if csv_path.is_file() else []
+        rows = read_rows(csv_path) if csv_path.is_file() else []
         done = {r['iteration'] for r in rows}
         datasets = load_options(args.opt, is_train=False)['datasets']
         sets = [d['name'] for d in datasets.values()]

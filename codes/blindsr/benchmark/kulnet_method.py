@@ -2,7 +2,6 @@
 from .kernel_conventions import MANET
 from .kulnet_parts import KULNetNetwork
 from .parts import METHODS, EndToEnd, KernelEstimate
-from .saved_models import run_blind_model
 
 
 @METHODS.register('kulnet')
@@ -10,6 +9,5 @@ class KULNetEndToEnd(KULNetNetwork, EndToEnd):
     name = 'kulnet'
 
     def run(self, sample, seed=0):
-        self.prepare()
-        out = run_blind_model(self.model, sample.lr)
+        out = self.run_model(sample.lr)
         return out['sr'], KernelEstimate(out['est_kernel'][0], MANET)

@@ -7,24 +7,18 @@ KULNet (``blindsr.kulnet``) estimates one kernel per image and restores with an 
 false``), so a row is one deterministic number; no KULNet weights ship with the repository, so
 ``parts.kulnet.weights`` must name a checkpoint saved by ``train.py`` (with its ``.yml`` record).
 """
-from .saved_models import check_checkpoint, load_blind_model
+from .saved_models import SavedBlindModelPart
 
 DEFAULTS = {'weights': None, 'opt': None}
 NO_WEIGHTS = ('; no KULNet weights ship with the repository: train them '
               '(python codes/train.py --opt options/train/train_KULNet_x4_cpu.yml) and give results/<name>/models/latest_G.pth')
 
 
-class KULNetNetwork:
-    """Mixin: ``check`` the checkpoint, ``prepare`` the model, ``network`` the bare net."""
+class KULNetNetwork(SavedBlindModelPart):
+    """Mixin: the saved KULNet with its latent at the mean, and ``network``, the bare net."""
     defaults = DEFAULTS
-
-    def check(self, test_set):
-        check_checkpoint(self, test_set.scale, NO_WEIGHTS)
-
-    def prepare(self):
-        if getattr(self, 'model', None) is None:
-            self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'],
-                                          overrides=['network_G.sample_latent=false'])
+    missing_hint = NO_WEIGHTS
+    overrides = ('network_G.sample_latent=false',)
 
     @property
     def network(self):

@@ -2,11 +2,11 @@
 that take one kernel per image."""
 from .kernel_conventions import MANET
 from .parts import ESTIMATORS, Estimator, KernelEstimate
-from .saved_models import check_checkpoint, load_blind_model, run_blind_model
+from .saved_models import SavedBlindModelPart
 
 
 @ESTIMATORS.register('manet')
-class MANetField(Estimator):
+class MANetField(SavedBlindModelPart, Estimator):
     """The kernel at every LR pixel, from a stage-1 (or stage-3) checkpoint's estimator."""
     name = 'manet'
     gives_field = True
@@ -14,20 +14,8 @@ class MANetField(Estimator):
     defaults = {'weights': 'pretrained_models/MANet_s1_x4_SunHays80.pth', 'opt': None, 'tile': 256,
                 'tile_overlap': 32}
 
-    def __init__(self, settings, scale, device):
-        super().__init__(settings, scale, device)
-        self.model = None
-
-    def check(self, test_set):
-        check_checkpoint(self, test_set.scale)
-
-    def prepare(self):
-        if self.model is None:
-            self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'])
-
     def estimate(self, sample, seed=0):
-        self.prepare()
-        out = run_blind_model(self.model, sample.lr, self.settings['tile'], self.settings['tile_overlap'])
+        out = self.run_model(sample.lr)
         return KernelEstimate(out['est_field'][0], MANET)
 
 

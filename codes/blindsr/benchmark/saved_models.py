@@ -48,3 +48,28 @@ def run_blind_model(model, lr, tile=None, tile_overlap=32, kernel=None):
     model.feed_data(batch, train=False)
     tile = tile if tile and max(lr.shape[-2:]) > tile else None
     return model.test(tile=tile, tile_overlap=tile_overlap)
+
+
+class SavedBlindModelPart:
+    """Mixin for a part backed by a saved ``blind``-recipe checkpoint (``settings['weights']``):
+    checked before any work, loaded once on first use, run one image at a time.
+    ``missing_hint`` ends the error for unset weights; ``overrides`` are option overrides of the model."""
+    missing_hint = ''
+    overrides = ()
+
+    def __init__(self, settings, scale, device):
+        super().__init__(settings, scale, device)
+        self.model = None
+
+    def check(self, test_set):
+        check_checkpoint(self, test_set.scale, self.missing_hint)
+
+    def prepare(self):
+        if self.model is None:
+            self.model = load_blind_model(self.settings['weights'], self.device, self.scale, self.settings['opt'],
+                                          overrides=self.overrides)
+
+    def run_model(self, lr, kernel=None):
+        self.prepare()
+        return run_blind_model(self.model, lr, self.settings.get('tile'), self.settings.get('tile_overlap', 32),
+                               kernel=kernel)
