@@ -21,8 +21,22 @@ def init_distributed(launcher):
     return dist.get_rank(), dist.get_world_size(), local_rank
 
 
+def local_rank_from_env(launcher):
+    """This process's rank on its machine, before the process group starts (0 without a launcher)."""
+    return int(os.environ.get('LOCAL_RANK', 0)) if launcher == 'pytorch' else 0
+
+
 def is_distributed():
     return dist.is_available() and dist.is_initialized()
+
+
+def any_rank(flag, device):
+    """True on every process when ``flag`` is true on any of them (so that all stop at one iteration)."""
+    if not is_distributed():
+        return bool(flag)
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def barrier():

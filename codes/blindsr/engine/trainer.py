@@ -109,12 +109,16 @@ def _save_and_stop(model, opt, it, epoch, batches_done, log, rank):
             checkpoint.save_checkpoint(model, opt, it, epoch, batches_done, keep=log['keep_checkpoints'])
         logger.warning('interrupted at iteration %d: checkpoint saved; resume with --resume auto from iteration %d',
                        it, it)
+    distributed.barrier()       # no process exits (and makes torchrun stop the others) before the save
     raise KeyboardInterrupt
 
 
 def train(opt, resume=None, launcher='none'):
     """Train ``opt`` (validated options). ``resume``: None, 'auto' or a training-state path."""
-    check_image_files(opt['datasets'])     # a bad file stops the run before results/ is touched
+    # a bad file stops the run before results/ is touched; under torchrun one process per machine
+    # reads the files (when it exits, torchrun stops the others)
+    if distributed.local_rank_from_env(launcher) == 0:
+        check_image_files(opt['datasets'])
     rank, world, local_rank = distributed.init_distributed(launcher)
     dist = world > 1
     resume = resume or opt['path']['resume_state']
@@ -125,9 +129,9 @@ def train(opt, resume=None, launcher='none'):
     seed = t['manual_seed']
     torch.manual_seed(seed)
     dataset, sampler, loader = _build_train_loader(opt, seed, rank, world)
-    if 'val' in opt['datasets']:
-        build_dataset(opt['datasets']['val'])
     model = MODELS.get(opt['model'])(opt, device, dist=dist)
+    if 'val' in opt['datasets']:
+        model.validation_data(opt)         # built once, here, so that a bad validation set fails now
     resuming = bool(resume)
     resume = _resolve_resume(opt, resume)
     start_iter, epoch, batches_done = 0, 0, 0
@@ -177,7 +181,7 @@ def train(opt, resume=None, launcher='none'):
                         logger.info('# Validation at iter %d # %s', it, format_metrics(avg))
                         tb.scalars({k: v for k, v in avg.items() if math.isfinite(v)}, it, prefix='val/')
                     distributed.barrier()
-                if interrupt.requested:
+                if distributed.any_rank(interrupt.requested, device):     # a Ctrl-C to any process stops all
                     _save_and_stop(model, opt, it, epoch, batches_done, log, rank)
                 if it >= niter:
                     break

@@ -83,9 +83,8 @@ def run_image(model, batch, index, opt, lr_metrics=True, sinks=()):
     return ImageRun(out, metrics, centre.kernel, _true_centre(true, out['lr'].shape[-2:]))
 
 
-def validate(model, opt, it):
-    """Validation at iteration ``it``: metrics per image, SR and kernel pictures saved."""
-    loader = build_eval_loader(opt['datasets']['val'])
+def validate(model, opt, it, loader):
+    """Validation at iteration ``it`` over ``loader``: metrics per image, SR and kernel pictures saved."""
     rows = []
     for index, batch in enumerate(loader):
         run = run_image(model, batch, index, opt)

@@ -53,6 +53,7 @@ class BaseModel:
         self.use_amp = bool(opt['amp']) and device.type == 'cuda'
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp)
         self.precision = None      # None: the options' ``amp`` (fp16 autocast on CUDA); see set_precision
+        self._val_data = None      # see validation_data
 
     def set_precision(self, precision):
         """Inference precision ``fp32``, ``bf16`` or ``fp16`` (``utils/precision.py``); ValueError if
@@ -98,10 +99,17 @@ class BaseModel:
         batch = getattr(self, 'batch', None) or {}
         return batch.get('kernel_field', batch.get('kernel'))
 
+    def validation_data(self, opt):
+        """The data of ``datasets.val``, built once (the trainer calls this at start, as a check)."""
+        if self._val_data is None:
+            from ..engine.validation import build_eval_loader
+            self._val_data = build_eval_loader(opt['datasets']['val'])
+        return self._val_data
+
     def validate(self, opt, it):
         """Rows of validation metrics at iteration ``it``: the standard per-image loop."""
         from ..engine.validation import validate
-        return validate(self, opt, it)
+        return validate(self, opt, it, self.validation_data(opt))
 
     def kernel_basis(self):
         """The PCA basis (l*l, k) the network codes kernels with (for compact kernel files), or None."""

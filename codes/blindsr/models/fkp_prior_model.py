@@ -72,7 +72,6 @@ class FKPPriorModel(BaseModel):
             state = torch.load(path, map_location=device, weights_only=True)
             self.prior.load_state_dict(state.get('model_state', state), strict=opt['path']['strict_load'])
         self.best = -math.inf
-        self._val_data = None
         if self.is_train:
             for phase in ('train', 'val'):
                 mode = opt['datasets'].get(phase, {}).get('mode', 'kernels')
