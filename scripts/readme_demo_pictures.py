@@ -42,7 +42,7 @@ def main():
     scale = sr.shape[0] // lr.shape[0]
     # the Bicubic baseline of the BSD68 table
     lr_t = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float()
-    bic = Bicubic(scale)(lr_t)[0][0].permute(1, 2, 0).numpy()
+    bic = Bicubic(scale)(lr_t)[0].permute(1, 2, 0).numpy()
     gap = np.ones((sr.shape[0], 8, sr.shape[2]), dtype=np.float32)
     write_image(out / 'demo_historical_sr.png', np.concatenate([bic, gap, sr], axis=1))
     save_kernel_grid(load_kernel_field(run / 'npz' / f'{args.image}.npz'), out / 'demo_historical_kernels.png',

@@ -9,7 +9,7 @@ from .saved_models import SavedBlindModelPart
 class MANetStage3(SavedBlindModelPart, EndToEnd):
     """MANet + RRDB-SFT (stage 3): SR and the LR-resolution kernel field it used."""
     name = 'manet_s3'
-    defaults = {'weights': 'pretrained_models/MANet_s3_x4_SunHays80.pth', 'opt': None, 'tile': 256,
+    defaults = {'weights': 'pretrained_models/MANet_s3_x4_SunHays80_codenorm.pth', 'opt': None, 'tile': 256,
                 'tile_overlap': 32}
 
     def run(self, sample, seed=0):

@@ -9,7 +9,7 @@ from .saved_models import SavedBlindModelPart
 class RRDBSFTRestorer(SavedBlindModelPart, Restorer):
     name = 'rrdb_sft'
     takes_field = True
-    defaults = {'weights': 'pretrained_models/MANet_s2_x4_SunHays80.pth', 'opt': None, 'tile': 256,
+    defaults = {'weights': 'pretrained_models/MANet_s2_x4_SunHays80_codenorm.pth', 'opt': None, 'tile': 256,
                 'tile_overlap': 32}
 
     def restore(self, sample, estimate):
