@@ -228,7 +228,7 @@ def test_profiles_name_existing_methods_and_parts(profile):
 
 
 def test_kulnet_parts_run_from_a_saved_checkpoint(tmp_path, tiny_set, official):
-    """KULNet's estimator, restorer and whole network as parts (random weights: none ship)."""
+    """KULNet's estimator, restorer and whole network as parts, from any saved checkpoint (random weights)."""
     from blindsr.kulnet.kulnet_arch import KULNet
     torch.manual_seed(0)
     weights = tmp_path / 'kulnet_G.pth'
@@ -250,9 +250,12 @@ def test_kulnet_parts_run_from_a_saved_checkpoint(tmp_path, tiny_set, official):
 
 def test_kulnet_without_weights_is_one_line(tmp_path, tiny_set, official, capsys):
     opt = write_options(tmp_path / 'kulnet.yml', 'kulnet', ['kulnet'], tiny_set, official)
+    raw = yaml.safe_load(opt.read_text())
+    raw['parts']['kulnet'] = {'weights': None}
+    opt.write_text(yaml.safe_dump(raw))
     assert main(['--opt', str(opt), '--results', str(tmp_path / 'results')]) == 2
     err = capsys.readouterr().err
-    assert 'parts.kulnet.weights: not set; no KULNet weights ship' in err and len(err.strip().splitlines()) == 1
+    assert 'parts.kulnet.weights: not set; give a KULNet checkpoint' in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_table_follows_the_option_file(tmp_path, tiny_set, official):

@@ -4,14 +4,15 @@ KULNet (``blindsr.kulnet``) estimates one kernel per image and restores with an 
 (DLSM) given that kernel; the benchmark uses the two halves apart (``kulnet`` estimator,
 ``kulnet`` restorer) and together (``kulnet`` end to end). Its kernels are in MANet's convention
 (21x21, ``kernel_conventions``). The latent is the mean, not a sample (``network_G.sample_latent:
-false``), so a row is one deterministic number; no KULNet weights ship with the repository, so
-``parts.kulnet.weights`` must name a checkpoint saved by ``train.py`` (with its ``.yml`` record).
+false``), so a row is one deterministic number. The default weights are the shipped CPU-trained
+``pretrained_models/KULNet_x4_SunHays80_cpu.pth``; ``parts.kulnet.weights`` names another checkpoint
+saved by ``train.py`` (with its ``.yml`` record).
 """
 from .saved_models import SavedBlindModelPart
 
-DEFAULTS = {'weights': None, 'opt': None}
-NO_WEIGHTS = ('; no KULNet weights ship with the repository: train them '
-              '(python codes/train.py --opt options/train/train_KULNet_x4_cpu.yml) and give results/<name>/models/latest_G.pth')
+DEFAULTS = {'weights': 'pretrained_models/KULNet_x4_SunHays80_cpu.pth', 'opt': None}
+NO_WEIGHTS = ('; give a KULNet checkpoint saved by train.py (the shipped one: '
+              'pretrained_models/KULNet_x4_SunHays80_cpu.pth)')
 
 
 class KULNetNetwork(SavedBlindModelPart):
