@@ -8,13 +8,13 @@ The last column is PSNR of the bf16 output against fp32's, on [0, 1] images (wha
     python benchmarks/gpu_inference.py [--sizes 256,512,1024] [--runs 5] [--nets manet_s3,kulnet]
 """
 import argparse
-import math
 import statistics
 import time
 
 import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import torch
 
+from blindsr.metrics.psnr_ssim import calculate_psnr
 from blindsr.registry import ARCHS
 
 NETS = {
@@ -48,8 +48,7 @@ def measure(net, size, dtype, runs, device):
 
 
 def psnr(a, b):
-    mse = torch.mean((a.clamp(0, 1) - b.clamp(0, 1)) ** 2).item()
-    return float('inf') if mse == 0 else 10 * math.log10(1 / mse)
+    return calculate_psnr(a.clamp(0, 1).cpu().numpy(), b.clamp(0, 1).cpu().numpy(), max_value=1.0)
 
 
 def main(argv=None):
