@@ -290,3 +290,18 @@ def test_a_run_killed_mid_item_resumes_to_the_same_table(tmp_path, tiny_set, off
     assert main(['--opt', str(opt), '--results', str(results)]) == 0
     full = [r for r in read_csv(quick_run[1] / 'benchmark.csv') if r['method'] in DETERMINISTIC and r['set'] == 'Tiny_x4']
     assert metric_rows(read_csv(results / 'quick' / 'benchmark.csv')) == metric_rows(full)
+
+
+def test_set_images_take_stems_and_shell_patterns(tiny_set):
+    """``images`` keeps the set's order; a pattern that matches nothing is one line naming it."""
+    from blindsr.benchmark.parts import PartError
+    from blindsr.benchmark.testsets import BenchmarkSet
+    spec = {'dataroot_GT': str(tiny_set / 'HR'), 'dataroot_LQ': str(tiny_set / 'DIPFKP_lr_x4')}
+    whole = BenchmarkSet.from_options('Tiny', spec, SCALE)
+    assert whole.images == ['bird', 'butterfly'] and whole.indices == [0, 1]
+    some = BenchmarkSet.from_options('Tiny', {**spec, 'images': ['butt*']}, SCALE)
+    assert some.images == ['butterfly'] and some.indices == [1]
+    both = BenchmarkSet.from_options('Tiny', {**spec, 'images': ['butterfly', 'b?rd']}, SCALE)
+    assert both.images == ['bird', 'butterfly'] and both.indices == [0, 1]
+    with pytest.raises(PartError, match=r'sets\.Tiny\.images: no image img_0\?5\* in .*DIPFKP_lr_x4'):
+        BenchmarkSet.from_options('Tiny', {**spec, 'images': ['bird', 'img_0?5*']}, SCALE)

@@ -2,7 +2,7 @@
 
 Keys: ``name`` (results go to ``results/<name>/``), ``methods`` (list of end-to-end names and
 ``"estimator -> restorer"`` pairs), ``sets`` (name -> ``dataroot_LQ``, optional ``dataroot_GT``,
-``scale``, ``images`` (a subset, by stem) and ``methods`` (the subset of methods run on it)), ``seeds`` (runs of per-image optimisers, default 3), ``scale`` (default of the
+``scale``, ``images`` (a subset: stems or shell patterns such as ``img_0?5*``) and ``methods`` (the subset of methods run on it)), ``seeds`` (runs of per-image optimisers, default 3), ``scale`` (default of the
 sets, 4), ``device`` (auto, cpu, cuda, cuda:<i>), ``parts`` (name -> settings of that part),
 ``grid`` (``images``: list of ``{set, image}``; ``crop``: HR side of the crops, default 96),
 ``plot`` (the quality-vs-time pictures, default true). Top-level keys starting with ``_`` are

@@ -6,6 +6,7 @@ reference) and the true kernels that ``prepare_testset.py`` puts beside the LR (
 datasets. Which folder held the kernels tells their convention: FKP's ``.mat`` files are in the
 FKP convention, ours in MANet's.
 """
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -80,13 +81,15 @@ class BenchmarkSet:
         self.kernel_is_field = self.has_kernels and load_kernel(self.dataset.kernel_paths[0])[0] == 'kernel_field'
 
     def keep(self, stems):
-        """Restrict the set to the images named ``stems`` (the option ``images``: a few images of a set)."""
-        missing = [s for s in stems if s not in self.images]
+        """Restrict the set to ``stems`` (the option ``images``): image stems or shell patterns
+        (``img_0?5*``: every tenth BSD100 image with all its kernels), in the set's order."""
+        missing = [s for s in stems if not fnmatch.filter(self.images, s)]
         if missing:
             raise PartError(f'sets.{self.name}.images: no image {", ".join(missing)} in {self.dataroot_LQ} '
                             f'(it has {", ".join(self.images[:10])}{" ..." if len(self.images) > 10 else ""})')
-        self.indices = [self.images.index(s) for s in stems]
-        self.images = list(stems)
+        kept = [i for i, stem in enumerate(self.images) if any(fnmatch.fnmatchcase(stem, s) for s in stems)]
+        self.indices = [self.indices[i] for i in kept]
+        self.images = [self.images[i] for i in kept]
 
     @property
     def has_gt(self):
