@@ -40,3 +40,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium for the explorer's HTML page: a skip here, a failure under CI=true."""
+    from blindsr.utils.headless_browser import find_chromium
+    if find_chromium() is None:
+        msg = 'chromium is not installed (.ci/run installs it)'
+        if os.environ.get('CI') == 'true':
+            pytest.fail(msg)
+        pytest.skip(msg)

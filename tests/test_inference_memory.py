@@ -127,10 +127,8 @@ def test_html_page_of_a_whole_photo_from_codes(tmp_path):
     assert '"mode": "codes"' in page and len(page) < 60 * 2 ** 20
 
 
-def test_html_page_decodes_codes_in_chromium(tmp_path, monkeypatch):
-    from blindsr.utils.headless_browser import dump_dom, file_url, find_chromium
-    if find_chromium() is None:
-        pytest.skip('chromium is not installed')
+def test_html_page_decodes_codes_in_chromium(tmp_path, monkeypatch, chromium):
+    from blindsr.utils.headless_browser import dump_dom, file_url
     field = _field(6, 7)
     path = _write(tmp_path / 'c.npz', _tiles_of(field, 64, 0), load_pca_matrix(PCA))
     monkeypatch.setattr(html_page, 'MAX_EMBED_BYTES', 6 * 7 * 15 * 2)

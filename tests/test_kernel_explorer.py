@@ -15,7 +15,7 @@ from blindsr.explorer.field_file import KernelFileError, load_kernel_field
 from blindsr.explorer.grid_picture import grid_points, kernel_grid_picture
 from blindsr.explorer.html_page import build_html, write_html
 from blindsr.metrics.kernel_metrics import kernel_psnr
-from blindsr.utils.headless_browser import dump_dom, file_url, find_chromium
+from blindsr.utils.headless_browser import dump_dom, file_url
 from blindsr.utils.paths import REPO_ROOT
 
 matplotlib.use('Agg')
@@ -48,15 +48,6 @@ def npz_si_no_sr(tmp_path):
     path = tmp_path / 'si.npz'
     np.savez(path, sr_img=np.zeros((0,)), est_ker_lr=est, gt_ker=gt[2, 3], scale=np.int64(S), lr_img=sr[::S, ::S])
     return path, est, gt[2, 3], sr[::S, ::S]
-
-
-@pytest.fixture
-def chromium():
-    if find_chromium() is None:
-        msg = 'chromium is not installed (.ci/run installs it)'
-        if os.environ.get('CI') == 'true':
-            pytest.fail(msg)
-        pytest.skip(msg)
 
 
 # ----------------------------------------------------------------------------- the data
