@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from blindsr.utils.process_memory import reset_peak, status_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
@@ -33,22 +35,6 @@ CASES = {
     'b': 'SV mode 4 x4: 1 x 3 x 512 x 512, 40-px blocks, LR kernel field 128 x 128 x 21 x 21',
 }
 TARGETS = {'a': (0.05, None), 'b': (0.5, 300.0)}
-
-
-def _status_mb(field):
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def _reset_peak():
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not allowed."""
-    try:
-        Path('/proc/self/clear_refs').write_text('5')
-        return True
-    except OSError:
-        return False
 
 
 def _child(case, repeats, warm, threads):
@@ -67,11 +53,11 @@ def _child(case, repeats, warm, threads):
     if warm:
         deg(torch.rand(batch, 3, 44, 44, generator=gen), generator=gen)
     hr = torch.rand(batch, 3, size, size, generator=gen)
-    if warm and not _reset_peak():
+    if warm and not reset_peak():
         raise SystemExit('cannot reset the peak RSS (/proc/self/clear_refs)')
-    baseline = _status_mb('VmRSS')
+    baseline = status_mb('VmRSS')
     out = deg(hr, generator=gen)
-    peak = _status_mb('VmHWM') - baseline
+    peak = status_mb('VmHWM') - baseline
     wall, cpu = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()

@@ -28,14 +28,6 @@ MODEL = ROOT / 'pretrained_models' / 'MANet_s3_x4_SunHays80.pth'
 PHOTO = ROOT / 'datasets' / 'historical' / 'LR' / 'img001.png'
 
 
-def _status_mb(key):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f'/proc/self/status has no {key}')
-
-
 def child(argv):
     """Run infer.py's main in this process; print {baseline, peak, seconds} as JSON."""
     sys.path.insert(0, str(ROOT / 'codes'))
@@ -43,6 +35,7 @@ def child(argv):
     import torch
     from blindsr.commands import infer
     from blindsr.inference import runner
+    from blindsr.utils.process_memory import status_mb
 
     torch.set_num_threads(int(os.environ.get('BENCH_THREADS', '2')))
     record = {}
@@ -50,12 +43,12 @@ def child(argv):
 
     def init(self, *args, **kwargs):
         build(self, *args, **kwargs)
-        record['baseline'] = _status_mb('VmRSS')
+        record['baseline'] = status_mb('VmRSS')
 
     runner.Inference.__init__ = init
     t0 = time.perf_counter()
     status = infer.main(argv)
-    record.update(seconds=time.perf_counter() - t0, peak=_status_mb('VmHWM'), status=status)
+    record.update(seconds=time.perf_counter() - t0, peak=status_mb('VmHWM'), status=status)
     print(json.dumps(record))
 
 

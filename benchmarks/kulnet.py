@@ -24,18 +24,12 @@ from pathlib import Path
 
 import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import torch
+from blindsr.utils.process_memory import status_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 4
 AUTHORS = {'forward': 8.0, 'step': 290.0, 'step_peak_gb': 6.5}    # seconds, seconds, GB; 2 threads
 DEFAULTS = {'size': 64, 'batch': 16, 'patch': 48}
-
-
-def _status_mb(field):
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'):
-            return int(line.split()[1]) / 1024.0
-    return float('nan')
 
 
 def _forward(size, runs, warmup):
@@ -87,12 +81,12 @@ def _step(batch, patch, runs, warmup):
 
 def child(args):
     torch.set_num_threads(args.threads[0])
-    base = _status_mb('VmRSS')
+    base = status_mb('VmRSS')
     if args.child == 'forward':
         times = _forward(args.size, args.runs, args.warmup)
     else:
         times = _step(args.batch, args.patch, args.step_runs, args.warmup)
-    peak = _status_mb('VmHWM')
+    peak = status_mb('VmHWM')
     print(json.dumps({'times': times, 'peak_mb': peak, 'growth_mb': peak - base}))
 
 

@@ -19,7 +19,6 @@ subprocess per variant, for the first (cold) and the second (warm) forward.
 """
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 
 from blindsr.archs.kernel_field import hr_kernel_field
 from blindsr.archs.manet_stages_arch import MANet_s1
+from blindsr.utils.process_memory import reset_peak, status_mb
 
 SCALE = 4
 EST, S1, AUTHORS = 'estimator forward (+softmax)', 'MANet_s1 forward (ours, LR field)', "authors' style s1 (HR field)"
@@ -76,23 +76,6 @@ def time_all(fns, x, runs, warmup=2):
     return times
 
 
-def _peak_rss_mb():
-    """Peak RSS of this process image (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _reset_peak():
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:   # resets VmHWM to the current RSS
-            f.write('5')
-    except OSError:
-        pass
-
-
 def child_peak_memory(name, size):
     """In a fresh subprocess: peak-RSS growth (MB) of the first (cold) and a later (warm) forward.
 
@@ -104,10 +87,10 @@ def child_peak_memory(name, size):
     peaks = []
     with torch.inference_mode():
         for _ in range(2):
-            _reset_peak()
-            before = _peak_rss_mb()
+            reset_peak()
+            before = status_mb('VmHWM')
             fn(x)
-            peaks.append(_peak_rss_mb() - before)
+            peaks.append(status_mb('VmHWM') - before)
     return peaks
 
 

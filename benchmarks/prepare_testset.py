@@ -33,13 +33,6 @@ CASES = ['si', 1, 2, 3, 4, 5]
 TARGET_SECONDS, TARGET_MB = 1.0, 1024.0
 
 
-def _status_mb(field):
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
 def _child(case, threads):
     import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
     import numpy as np
@@ -48,6 +41,7 @@ def _child(case, threads):
     from blindsr.testsets.degrade import KernelSettings
     from blindsr.testsets.protocol import Case, si_kernel_grid
     from blindsr.utils.image_io import list_images
+    from blindsr.utils.process_memory import status_mb
 
     torch.set_num_threads(threads)
     images = list_images(ROOT / 'datasets' / 'toy_dataset' / 'HR_si')
@@ -58,12 +52,12 @@ def _child(case, threads):
     writer = CaseWriter(KernelSettings())
     rng = np.random.RandomState(0)
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = _status_mb('VmRSS')
+        baseline = status_mb('VmRSS')
         t0 = time.perf_counter()
         for c in cases:
             writer.run(c, images, Path(tmp) / 'toy_x4', rng)
         wall = time.perf_counter() - t0
-        peak = _status_mb('VmHWM')
+        peak = status_mb('VmHWM')
         files = sum(1 for _ in Path(tmp).rglob('*.*'))
     print(json.dumps({'wall': wall, 'peak': peak, 'growth': peak - baseline, 'files': files}))
 

@@ -25,17 +25,11 @@ from pathlib import Path
 
 import blindsr  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
 import torch
+from blindsr.utils.process_memory import status_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 4
 AUTHORS_STEP_S = 16.6     # the authors' code, this machine, 2 threads, batch 16, HR 192 (issue 12, point 15)
-
-
-def _status_mb(field):
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'):
-            return int(line.split()[1]) / 1024.0
-    return float('nan')
 
 
 def build_model(batch, hr, fused=False, channels_last=False, bf16=False):
@@ -85,25 +79,21 @@ def profile(model, hr, gen, rows):
     print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows))
 
 
-def _positive(text):
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {v}')
-    return v
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='MANet stage-1 training step on CPU: default vs fused Adam vs '
                                             'channels-last (vs bf16), medians and peak memory.')
-    p.add_argument('--threads', type=_positive, default=2, help='torch threads (default 2)')
-    p.add_argument('--batch', type=_positive, default=16, help='batch size (default 16, the authors\')')
-    p.add_argument('--hr', type=_positive, default=192, help='HR crop side (default 192, the authors\')')
-    p.add_argument('--runs', type=_positive, default=5, help='timed steps per variant, median printed (default 5)')
+    p.add_argument('--threads', type=int, default=2, help='torch threads (default 2)')
+    p.add_argument('--batch', type=int, default=16, help='batch size (default 16, the authors\')')
+    p.add_argument('--hr', type=int, default=192, help='HR crop side (default 192, the authors\')')
+    p.add_argument('--runs', type=int, default=5, help='timed steps per variant, median printed (default 5)')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps per variant first (default 1)')
     p.add_argument('--bf16', action='store_true', help='add the bf16-autocast variant (slow without AVX512-BF16)')
     p.add_argument('--profile', type=int, default=0, metavar='ROWS',
                    help='print the ROWS operators with the most self time in a default step (default 0: none)')
     args = p.parse_args(argv)
+    for flag in ('threads', 'batch', 'hr', 'runs'):
+        if getattr(args, flag) < 1:
+            p.error(f'--{flag} must be >= 1')
     if args.warmup < 0:
         p.error('--warmup must be >= 0')
     if args.hr % SCALE:
@@ -138,7 +128,7 @@ def main(argv=None):
         if authors:
             line += f"  authors' {AUTHORS_STEP_S} s / ours: {AUTHORS_STEP_S / total:4.2f}x"
         print(line, flush=True)
-    print(f'peak RSS of the process (all variants): {_status_mb("VmHWM") / 1024:.2f} GB')
+    print(f'peak RSS of the process (all variants): {status_mb("VmHWM") / 1024:.2f} GB')
     if args.profile:
         profile(models['default'], hr, gens['default'], args.profile)
 
