@@ -115,3 +115,19 @@ def test_sft_conditioning_shows_the_code_spread_the_shipped_weights_see(weights,
         feature_spread, code_spread = float(cells[2]), float(cells[3])
         assert spread_range[0] <= code_spread <= spread_range[1]
         assert 0.05 < feature_spread < 0.3
+
+
+def test_pca_fidelity_shows_the_code_describes_sv3_worst(capsys):
+    """The authors' 15 codes rebuild typical kernels ~80 dB, SV3's thin long kernels ~63 dB, both far above
+    the mean kernel; longer fitted codes rebuild every family better."""
+    code = _script('pca_fidelity').main(['--pca', str(ROOT / 'pretrained_models' / 'pca_matrix_aniso21_15_x4.pth'),
+                                         '--kernels', '3000', '--code_lengths', '32'])
+    assert code == 0
+    rows = {cells[0].strip(): [tuple(float(v) for v in c.split('/')) for c in cells[1:]]
+            for cells in (line.split('|')[1:-1] for line in capsys.readouterr().out.splitlines()
+                          if line.startswith('| ') and not line.startswith('| kernels'))}
+    assert list(rows) == ['training kernels', 'SI grid', 'SV1', 'SV2', 'SV3', 'SV4', 'SV5']
+    for name, ((mean_med, _), (ours_med, ours_min), (long_med, long_min)) in rows.items():
+        assert ours_med > mean_med + 15, name
+        assert long_med > ours_med and long_min > ours_min, name
+    assert 60 < rows['SV3'][1][0] < 66 and rows['training kernels'][1][0] > 78
