@@ -276,3 +276,28 @@ def test_test_py_records_an_unreadable_image_and_runs_the_rest(tmp_path, run_nam
     assert float(rows[1]['psnr_y']) > 15
     assert float(rows[3]['psnr_y']) == pytest.approx((float(rows[1]['psnr_y']) + float(rows[2]['psnr_y'])) / 2, abs=1e-5)
     assert '1 of 3 image(s) failed: broken' in res.stderr
+
+
+@pytest.mark.parametrize('cpu_bf16', [False, True])
+def test_amp_on_cpu_is_bf16_autocast_only_when_asked(cpu_bf16):
+    """On CPU ``amp`` alone keeps fp32; with ``amp_cpu_bf16`` the training forward runs in bf16 (no grad scaler)
+    and the steps still train."""
+    from blindsr.options.loader import load_options
+    from blindsr.registry import MODELS
+    opt = load_options(REPO_ROOT / 'options/train/train_stage1_demo.yml', is_train=True,
+                       overrides=['datasets.train.GT_size=32', 'datasets.train.batch_size=2', 'datasets.train.n_workers=0',
+                                  'network_G.manet_nf=16', 'amp=true', f'amp_cpu_bf16={str(cpu_bf16).lower()}'])
+    torch.manual_seed(0)
+    model = MODELS.get(opt['model'])(opt, torch.device('cpu'))
+    assert model.use_amp is cpu_bf16 and not model.scaler.is_enabled()
+    dtypes = []
+    conv = next(m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
+    before = [p.detach().clone() for p in model.net.parameters()]
+    gen = torch.Generator().manual_seed(0)
+    for step in range(2):
+        model.feed_data({'GT': torch.rand(2, 3, 32, 32)}, generator=gen, train=True)
+        logs = model.optimize_parameters(step)
+        assert all(np.isfinite(v) for v in logs.values())
+    assert set(dtypes) == {torch.bfloat16 if cpu_bf16 else torch.float32}
+    assert any((a - b).abs().max() > 0 for a, b in zip(before, model.net.parameters()))

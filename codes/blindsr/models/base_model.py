@@ -50,8 +50,11 @@ class BaseModel:
         self.is_train = opt['is_train']
         self.optimizers = []
         self.schedulers = []
-        self.use_amp = bool(opt['amp']) and device.type == 'cuda'
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp)
+        # mixed precision: fp16 autocast with a grad scaler on CUDA; on CPU bf16 autocast (no scaler) only
+        # when asked for, as it is fast only on CPUs with AVX512-BF16 or AMX
+        cpu_bf16 = device.type == 'cpu' and bool(opt['amp_cpu_bf16'])
+        self.use_amp = bool(opt['amp']) and (device.type == 'cuda' or cpu_bf16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_amp and device.type == 'cuda')
         self.precision = None      # None: the options' ``amp`` (fp16 autocast on CUDA); see set_precision
         self._val_data = None      # see validation_data
 

@@ -78,7 +78,9 @@ TOP_LEVEL = {
     'manual_seed': _k(int, 0, help='seed of the fixed test/validation degradations'),
     'tile': _k(int, min=1, help='test: LR tile size for large inputs (null: whole image)'),
     'tile_overlap': _k(int, 32, min=0, help='test: LR overlap between tiles'),
-    'amp': _k(bool, True, help='mixed precision when on CUDA (always fp32 on CPU)'),
+    'amp': _k(bool, True, help='mixed precision: fp16 autocast on CUDA; on CPU only with amp_cpu_bf16'),
+    'amp_cpu_bf16': _k(bool, False, help='ours: with amp, bf16 autocast for training and testing on CPU (fast only on '
+                       'CPUs with AVX512-BF16 or AMX; elsewhere emulated and slower than fp32)'),
     'samples': _k(int, 1, min=1, max=1000, help='test/infer: forwards per image; > 1 averages them (the draws of a network '
                   'that samples at test, e.g. KULNet) and writes their per-pixel std as an uncertainty map'),
     'sv_sets': _k(list, ['BSD100'], help='prepare_testset: names (datasets.<phase>.name) of the sets that '
