@@ -7,8 +7,9 @@ batch (``feed_data``), then forward + loss + backward + Adam (``optimize_paramet
 * ``default``       what ``train.py`` does (NCHW, Adam's multi-tensor ``foreach`` path);
 * ``fused``         Adam with ``fused=True`` (one pass over each tensor);
 * ``channels_last`` the network and its input in NHWC memory format;
-* ``bf16``          bf16 autocast on CPU (``--bf16``: fast only on CPUs with AVX512-BF16 or AMX,
-                    ``lscpu | grep -o avx512_bf16``; elsewhere emulated and much slower).
+* ``bf16``          the recipe's bf16 autocast on CPU (``amp_cpu_bf16``; ``--bf16``: fast only on CPUs
+                    with AVX512-BF16 or AMX, ``lscpu | grep -o avx512_bf16``; elsewhere emulated and
+                    much slower).
 
 Every variant has its own model (same seed and weights) and they run interleaved, step by step, so a
 burst of load on this shared machine hits all alike; times are medians of ``--runs`` steps after
@@ -37,7 +38,7 @@ def build_model(batch, hr, fused=False, channels_last=False, bf16=False):
     from blindsr.models.blind_model import BlindSRModel
     from blindsr.options.loader import _resolve_paths, validate
     raw = {'name': 'bench_train_step', 'model': 'blind', 'scale': SCALE, 'sig_min': 0.7, 'sig_max': 10.0,
-           'rate_iso': 0, 'pca_path': './pca_matrix_aniso21_15_x4.pth',
+           'rate_iso': 0, 'pca_path': './pca_matrix_aniso21_15_x4.pth', 'amp_cpu_bf16': bf16,
            'datasets': {'train': {'name': 't', 'mode': 'GT', 'dataroot_GT': str(ROOT / 'datasets/Set5/HR'),
                                   'GT_size': hr, 'batch_size': batch}},
            'network_G': {'which_model_G': 'MANet_s1', 'in_nc': 3, 'manet_nf': 128, 'manet_nb': 1, 'split': 2},
@@ -50,12 +51,12 @@ def build_model(batch, hr, fused=False, channels_last=False, bf16=False):
     model = BlindSRModel(opt, torch.device('cpu'))
     if fused:
         old = model.optimizer
-        model.optimizer = torch.optim.Adam(old.param_groups[0]['params'], lr=2e-4, betas=(0.9, 0.99), fused=True)
+        settings = {k: old.defaults[k] for k in ('lr', 'betas', 'weight_decay')}
+        model.optimizer = torch.optim.Adam(old.param_groups[0]['params'], **settings, fused=True)
         model.optimizers[model.optimizers.index(old)] = model.optimizer
     if channels_last:
         model.net.to(memory_format=torch.channels_last)
     model.bench_channels_last = channels_last
-    model.bench_bf16 = bf16
     return model
 
 
@@ -66,8 +67,7 @@ def step(model, hr, gen):
     if model.bench_channels_last:
         model.batch['lr'] = model.batch['lr'].contiguous(memory_format=torch.channels_last)
     t1 = time.perf_counter()
-    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=model.bench_bf16):
-        model.optimize_parameters(0)
+    model.optimize_parameters(0)
     return t1 - t0, time.perf_counter() - t1
 
 

@@ -52,11 +52,11 @@ def families(scale, kernel_size, hr_size, train):
 
 
 def psnr_rows(kernels, approx):
-    """Median and worst 20 log10(1 / RMSE) over the rows."""
-    import torch
-    mse = (kernels - approx).pow(2).mean(1)
-    psnr = -10 * torch.log10(mse)
-    return float(psnr.median()), float(psnr.min())
+    """Median (the lower one of an even count) and worst kernel PSNR (the project's ``kernel_psnr``) over the rows."""
+    import statistics
+    from blindsr.metrics import kernel_psnr
+    psnr = [kernel_psnr(a, k) for a, k in zip(approx.numpy(), kernels.numpy())]
+    return statistics.median_low(psnr), min(psnr)
 
 
 def main(argv=None):
