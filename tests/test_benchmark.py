@@ -305,3 +305,14 @@ def test_set_images_take_stems_and_shell_patterns(tiny_set):
     assert both.images == ['bird', 'butterfly'] and both.indices == [0, 1]
     with pytest.raises(PartError, match=r'sets\.Tiny\.images: no image img_0\?5\* in .*DIPFKP_lr_x4'):
         BenchmarkSet.from_options('Tiny', {**spec, 'images': ['bird', 'img_0?5*']}, SCALE)
+
+
+def test_each_finished_item_logs_a_progress_line_with_what_is_left():
+    from blindsr.benchmark.runner import progress_line
+    from blindsr.benchmark.store import Item
+    item = Item('BSD100_DIPFKP_x4', 0, 'img_005', 'dipfkp -> usrnet', 'dipfkp--usrnet', 2)
+    ok = progress_line(3, 12, item, {'status': 'ok', 'psnr_y': 25.8312, 'wall_s': 600.04}, elapsed_s=1800.0)
+    assert ok == '[3/12] dipfkp -> usrnet on BSD100_DIPFKP_x4/img_005 seed 2: 25.83 dB, 600.0 s; about 90 min left'
+    real = progress_line(1, 2, item, {'status': 'ok', 'lr_psnr_y': 40.0, 'wall_s': 1.0}, elapsed_s=60.0)
+    assert 'LR 40.00 dB' in real and 'about 1 min left' in real
+    assert 'FAILED' in progress_line(2, 2, item, {'status': 'failed', 'reason': 'x'}, elapsed_s=5.0)

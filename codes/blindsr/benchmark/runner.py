@@ -9,6 +9,7 @@ its reason and the run goes on; the report is rebuilt from the store at the end.
 """
 import datetime
 import logging
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -48,6 +49,20 @@ def parse_shard(text):
     if not 1 <= k <= n:
         raise PartError(f'--shard {text!r}: k must be between 1 and n')
     return k, n
+
+
+def progress_line(position, total, item, record, elapsed_s):
+    """One log line per finished item, so that a run without a terminal (nohup, a cluster job),
+    where the progress bar is off, still shows how far it is and when it should end."""
+    if record['status'] == 'ok':
+        quality = (f"{record['psnr_y']:.2f} dB" if 'psnr_y' in record else
+                   f"LR {record['lr_psnr_y']:.2f} dB" if 'lr_psnr_y' in record else 'done')
+        outcome = f"{quality}, {record['wall_s']:.1f} s"
+    else:
+        outcome = 'FAILED'
+    eta_s = elapsed_s / position * (total - position)
+    return (f'[{position}/{total}] {item.method} on {item.set_name}/{item.image} seed {item.seed}: {outcome}; '
+            f'about {eta_s / 60:.0f} min left')
 
 
 class Benchmark:
@@ -138,8 +153,9 @@ class Benchmark:
         methods = {m.spec: m for m in self.methods}
         cached = (None, None)
         with logging_redirect_tqdm(loggers=[logging.getLogger('blindsr')]):
-            for item in tqdm(pending, desc=f'benchmark {self.opt["name"]}', unit='item', dynamic_ncols=True,
-                             disable=None):
+            started = time.monotonic()
+            for position, item in enumerate(tqdm(pending, desc=f'benchmark {self.opt["name"]}', unit='item',
+                                                 dynamic_ncols=True, disable=None), 1):
                 base = {'method': item.method, 'set': item.set_name, 'image': item.image, 'seed': item.seed,
                         'device': str(self.device), 'kernel_source': kernel_source(methods[item.method])}
                 try:
@@ -158,6 +174,7 @@ class Benchmark:
                     summary.failed.append((item, reason))
                 record.update(base, finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
                 self.store.write(item, record)
+                logger.info('%s', progress_line(position, len(pending), item, record, time.monotonic() - started))
         return summary
 
     def report(self):
