@@ -212,7 +212,7 @@ def test_weights_of_another_scale_are_refused_before_any_work(tmp_path, tiny_set
     assert 'parts.manet_s3.weights' in err and 'x4' in err and len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.parametrize('profile', ['quick', 'full_x4'])
+@pytest.mark.parametrize('profile', ['quick', 'full_x4', 'bsd100_x4_subset', 'bsd100_optimisers'])
 def test_profiles_name_existing_methods_and_parts(profile):
     from blindsr.benchmark.methods import Method, PartCache
     from blindsr.benchmark.options import load_benchmark_options

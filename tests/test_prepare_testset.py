@@ -314,3 +314,30 @@ def test_shipped_option_file_and_cli_errors(tmp_path):
     assert res.returncode == 2 and res.stderr.count('\n') == 1 and 'image folder not found' in res.stderr
     res = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True)
     assert res.returncode == 0 and '--overwrite' in res.stdout and '--scales' in res.stdout
+
+
+def test_kulnet_protocol_is_the_sweep_of_the_authors_test_yml(tmp_path):
+    """--protocol kulnet: nine LR per image whose kernels are test.py's sweep kernels (3.14 for pi)
+    and whose pixels are that kernel's blur, subsampling and 8-bit rounding."""
+    from blindsr.degradation.blur import blur_subsample
+    from blindsr.degradation.kernels import fixed_kernels
+    from blindsr.degradation.noise import quantize
+    from blindsr.options.kernel_sweep import sweep_kernels
+    hr = _toy_set(tmp_path)
+    opt = load_options(_write_opt(tmp_path / 'opt.yml', hr), is_train=False, optional=OPTIONAL)
+    summary = prepare_testsets(opt, tmp_path / 'out', scales=[4], kulnet=True)
+    root = tmp_path / 'out' / 'Tiny_x4'
+    assert summary.written == 3 * 9 * 3 and sorted(p.name for p in root.iterdir()) == [
+        'HR_kulnet', 'LR_kulnet_noise0', 'kernels_kulnet_noise0']
+    sweep = sweep_kernels(load_options(REPO_ROOT / 'options' / 'test' / 'test_KULNet_x4.yml', is_train=False))
+    assert len(sweep) == 9
+    hr_a = img2tensor(read_image(root / 'HR_kulnet' / f'a_{sweep[2].label}.png')).unsqueeze(0)
+    assert hr_a.shape[-2:] == (48, 44)                                   # mod-cropped 50 x 46
+    for k in sweep:
+        saved = np.load(root / 'kernels_kulnet_noise0' / f'a_{k.label}.npz')
+        expect, _ = fixed_kernels(1, 4, 21, 1.6, k.sig1, k.sig2, k.theta, 0.0)
+        np.testing.assert_allclose(saved['kernel'], expect[0].numpy(), atol=1e-7)
+        assert abs(float(saved['kernel'].sum()) - 1) < 1e-5 and np.allclose(saved['sigma'], [k.sig1, k.sig2, k.theta])
+        lr = img2tensor(read_image(root / 'LR_kulnet_noise0' / f'a_{k.label}.png'))
+        assert torch.allclose(lr, quantize(blur_subsample(hr_a, expect, 4))[0], atol=1e-6)
+    assert sweep[7].label == 'k_4_3_165' and abs(sweep[7].theta - 165 / 180 * 3.14) < 1e-12

@@ -152,15 +152,16 @@ class CaseWriter:
                 progress.update(1)
 
 
-def prepare_testsets(opt, output_root, scales=protocol.SCALES, overwrite=False):
-    """Write the authors' benchmark sets of ``opt``'s datasets under ``output_root``.
+def prepare_testsets(opt, output_root, scales=protocol.SCALES, overwrite=False, kulnet=False):
+    """Write the authors' benchmark sets of ``opt``'s datasets under ``output_root`` (the MANet
+    authors' protocol, or with ``kulnet`` the KULNet authors' nine kernels).
 
     Args:
         opt (dict): validated options (``datasets``, ``sv_sets``, ``manual_seed``, ``test_noise``,
             ``kernel_size``, ``sig``, ``rate_iso``, ``sv_block_size``).
         output_root (str | Path): the ``<set>_x<s>`` folders go here.
         scales (iterable[int]): the scales to write (a subset of 2, 3, 4); the others are only
-            replayed in the random stream.
+            replayed in the random stream (KULNet protocol: its kernels at these scales).
         overwrite (bool): rewrite files that exist.
 
     Returns:
@@ -173,14 +174,19 @@ def prepare_testsets(opt, output_root, scales=protocol.SCALES, overwrite=False):
     output_root = Path(output_root)
     sets = collect_sets(opt)
     by_phase = {s.phase: s for s in sets}
-    sv_sets = opt.get('sv_sets') or list(protocol.DEFAULT_SV_SETS)
-    unknown = sorted(set(sv_sets) - {s.name for s in sets})
-    if unknown:
-        logger.warning('sv_sets names %s, but no dataset has that name (datasets: %s)',
-                       ', '.join(unknown), ', '.join(s.name for s in sets))
+    seed = opt.get('manual_seed') or 0
+    phases = [(s.phase, s.name) for s in sets]
+    if kulnet:
+        cases = list(protocol.kulnet_cases(phases, scales))
+    else:
+        sv_sets = opt.get('sv_sets') or list(protocol.DEFAULT_SV_SETS)
+        unknown = sorted(set(sv_sets) - {s.name for s in sets})
+        if unknown:
+            logger.warning('sv_sets names %s, but no dataset has that name (datasets: %s)',
+                           ', '.join(unknown), ', '.join(s.name for s in sets))
+        cases = list(protocol.authors_cases(phases, sv_sets, bool(opt.get('test_noise'))))
     writer = CaseWriter(KernelSettings.from_options(opt), overwrite)
-    rng = np.random.RandomState(opt.get('manual_seed') or 0)
-    cases = list(protocol.authors_cases([(s.phase, s.name) for s in sets], sv_sets, bool(opt.get('test_noise'))))
+    rng = np.random.RandomState(seed)
     total = sum(len(by_phase[c.phase].images) for c in cases if c.scale in scales)
     summary = BuildSummary()
     logger.info('Preparing %d LR sets (%d images) under %s', sum(c.scale in scales for c in cases), total, output_root)
@@ -190,6 +196,8 @@ def prepare_testsets(opt, output_root, scales=protocol.SCALES, overwrite=False):
             ts = by_phase[case.phase]
             root = protocol.set_folder(output_root, ts.dataroot, case.scale)
             write = case.scale in scales
+            if case.label:
+                rng = np.random.RandomState(seed)   # the KULNet authors reseed before each kernel
             if write:
                 bar.set_description(f'{root.name} {case.lr_dir}')
                 if root not in summary.folders:

@@ -24,16 +24,33 @@ File layout, for a set whose HR folder is ``<root>/<set>/HR``::
     <set>_x<s>/HR_sv/<img>.png
     <set>_x<s>/LR_mode<m>_noise<n>/<img>.png
     <set>_x<s>/kernels_mode<m>_noise<n>/<LR stem>.npz     (ours: the true kernel or field)
+
+The KULNet authors' protocol (:func:`kulnet_cases`) is their ``test.yml``'s nine anisotropic
+kernels at x4, noise 0, theta in degrees converted with ``/ 180 * 3.14``, the random state
+reseeded before each kernel (their ``test.py`` does so; with ``rate_iso`` 0 and noise 0 no draw
+changes a pixel). Its files::
+
+    <set>_x<s>/HR_kulnet/<img>_k_<sig1>_<sig2>_<theta in degrees>.png
+    <set>_x<s>/LR_kulnet_noise0/<same name>
+    <set>_x<s>/kernels_kulnet_noise0/<LR stem>.npz
 """
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..options.kernel_sweep import AUTHORS_PI
 
 SCALES = (2, 3, 4)
 NOISE_LEVELS = (0, 15)
 NOISY_SCALES = (4,)
 SV_MODES = (1, 2, 3, 4, 5)
 DEFAULT_SV_SETS = ('BSD100',)
+
+
+# the KULNet authors' test.yml: (sig1, sig2) variances, theta in degrees
+KULNET_KERNELS = ((2.0, 0.5, 0), (2.0, 1.0, 10), (3.5, 1.5, 30), (3.5, 2.0, 45), (3.5, 2.0, 90),
+                  (4.0, 1.5, 120), (4.0, 2.0, 135), (4.0, 3.0, 165), (4.0, 4.0, 180))
+KULNET_SCALES = (4,)
 
 
 def si_kernel_grid(scale):
@@ -81,14 +98,17 @@ class Case:
     sv_mode: int
     kernel: tuple[float, float, float] | None
     draws_noise: bool
+    label: str = ''      # the KULNet protocol's kernels: ``k_<sig1>_<sig2>_<theta in degrees>``
 
     @property
     def hr_dir(self):
+        if self.label:
+            return 'HR_kulnet'
         return 'HR_si' if self.sv_mode == 0 else 'HR_sv'
 
     @property
     def lr_dir(self):
-        return f'LR_mode{self.sv_mode}_noise{self.noise}'
+        return f'LR_kulnet_noise{self.noise}' if self.label else f'LR_mode{self.sv_mode}_noise{self.noise}'
 
     @property
     def kernel_dir(self):
@@ -96,10 +116,13 @@ class Case:
         return self.lr_dir.replace('LR_', 'kernels_', 1)
 
     def file_name(self, stem):
+        if self.label:
+            return f'{stem}_{self.label}.png'
         return si_file_name(stem, *self.kernel) if self.sv_mode == 0 else f'{stem}.png'
 
     def describe(self):
-        what = ('SI kernel ({:.1f}, {:.1f}, {:.2f})'.format(*self.kernel) if self.sv_mode == 0
+        what = (f'KULNet kernel {self.label}' if self.label else
+                'SI kernel ({:.1f}, {:.1f}, {:.2f})'.format(*self.kernel) if self.sv_mode == 0
                 else f'SV mode {self.sv_mode}')
         return f'x{self.scale} {what}, noise {self.noise}'
 
@@ -125,3 +148,13 @@ def authors_cases(phases, sv_sets=DEFAULT_SV_SETS, test_noise=False):
                     kernels = si_kernel_grid(scale) if sv_mode == 0 else [None]
                     for kernel in kernels:
                         yield Case(scale, phase, noise, sv_mode, kernel, draws_noise)
+
+
+def kulnet_cases(phases, scales=KULNET_SCALES):
+    """The KULNet authors' cases: per scale and dataset (sorted by phase key), their nine kernels
+    in order, noise 0 (their test still runs the noise code: a level-0 draw)."""
+    for scale in scales:
+        for phase, _ in sorted(phases):
+            for sig1, sig2, degrees in KULNET_KERNELS:
+                yield Case(scale, phase, 0, 0, (sig1, sig2, degrees / 180 * AUTHORS_PI), True,
+                           label=f'k_{sig1:g}_{sig2:g}_{degrees:g}')
