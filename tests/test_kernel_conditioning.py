@@ -91,6 +91,18 @@ def test_mean_kernel_baseline_accepts_the_stage2_keywords():
     opt = load_options(ROOT / 'options' / 'test' / 'curve_bsd68_x4_stage2.yml', is_train=False,
                        overrides=['network_G.which_model_G=MANet_s2_mean', 'network_G.train_sv_rate=0.5'])
     assert opt['network_G']['code_norm'] is True and opt['network_G']['train_sv_rate'] == 0.5
+    # network_G's value reaches the network (the top-level default 0 once overrode it: the mean kernel
+    # of the authors' distribution was fed where the training mix's was meant)
+    from blindsr.archs.baselines_arch import mean_training_kernel
+    from blindsr.archs.build import build_network, network_kwargs
+    assert opt['train_sv_rate'] == 0.0 and network_kwargs(opt)[1]['train_sv_rate'] == 0.5
+    net = build_network(dict(opt, pca_path=None))
+    mix, authors = mean_training_kernel(4, train_sv_rate=0.5), mean_training_kernel(4)
+    fed = net.kernel_estimation(torch.zeros(1, 3, 2, 2))[0, 0, 0].double()
+    assert torch.allclose(fed, mix.double(), atol=1e-6) and (fed - authors.double()).abs().max() > 1e-4
+    top = load_options(ROOT / 'options' / 'test' / 'curve_bsd68_x4_stage2.yml', is_train=False,
+                       overrides=['network_G.which_model_G=MANet_s2_mean', 'train_sv_rate=0.5'])
+    assert network_kwargs(top)[1]['train_sv_rate'] == 0.5          # the top-level key still works alone
 
 
 def _script(name):

@@ -12,7 +12,8 @@ _FROM_TOP_LEVEL = ('scale', 'kernel_size', 'code_length', 'pca_path', 'train_sv_
 
 
 def network_kwargs(opt):
-    """Keyword arguments for the architecture: ``network_G`` plus top-level keys it accepts."""
+    """Keyword arguments for the architecture: ``network_G`` plus the top-level keys it accepts and
+    ``network_G`` does not set."""
     net_opt = opt['network_G']
     cls = ARCHS.get(net_opt['which_model_G'])
     params = inspect.signature(cls.__init__).parameters
@@ -25,8 +26,8 @@ def network_kwargs(opt):
             kwargs[key] = value
         else:
             logger.warning('network_G.%s is not used by %s', key, net_opt['which_model_G'])
-    for key in _FROM_TOP_LEVEL:
-        if key in params and opt.get(key) is not None:
+    for key in _FROM_TOP_LEVEL:   # a value given in network_G itself wins: it is the more specific
+        if key in params and key not in kwargs and opt.get(key) is not None:
             kwargs[key] = opt[key]
     return cls, kwargs
 
