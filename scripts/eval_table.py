@@ -45,6 +45,26 @@ def margin_row(ours, fixed, metric='lr_psnr_y'):
     return '| ours minus the best fixed kernel (LR-PSNR_Y) | ' + ' | '.join(cells) + ' |'
 
 
+def difference_row(label, run_a, run_b, metric='psnr_y'):
+    """``run_a`` minus ``run_b`` on each set (the issue's targets are written so)."""
+    cells = []
+    for s in SETS:
+        a, b = averages(run_a, s), averages(run_b, s)
+        cells.append(f'{a[metric] - b[metric]:+.2f}' if a and b and metric in a and metric in b else '–')
+    return f'| {label} | ' + ' | '.join(cells) + ' |'
+
+
+# the code_norm pair (pretrained_models/MANet_s{2,3}_x4_SunHays80_codenorm.pth): the runs of
+# eval_bsd68_x4_{stage3,stage2_true,stage2_mean}.yml with --set name=<run> --set network_G.code_norm=true
+# --set path.pretrain_model_G=<that pair's file> (and --set train_sv_rate=0.5 for the training mix's mean)
+CODENORM = [('MANet + RRDB-SFT code_norm, stage 3', 'eval_bsd68_x4_stage3_codenorm'),
+            ('bicubic upsampling', 'eval_bsd68_x4_bicubic'),
+            ("code_norm stage 2 fed the mean kernel (the authors' training kernels)", 'eval_bsd68_x4_stage2_mean_codenorm'),
+            ('code_norm stage 2 fed the mean kernel of its training mix (half random fields)',
+             'eval_bsd68_x4_stage2_meanmix_codenorm'),
+            ('code_norm stage 2 fed the true kernels', 'eval_bsd68_x4_stage2_true_codenorm')]
+
+
 def main():
     out = [table('Stage 1: LR-PSNR_Y (dB) / kernel PSNR (dB)', STAGE1 + FIXED_KERNELS, ['lr_psnr_y', 'psnr_k']),
            margin_row(STAGE1[0][1], FIXED_KERNELS),
@@ -53,7 +73,14 @@ def main():
                ('MANet + RRDB-SFT (ours, stage 3)', 'eval_bsd68_x4_stage3'),
                ('bicubic upsampling', 'eval_bsd68_x4_bicubic'),
                ('stage-2 RRDB-SFT fed the mean kernel', 'eval_bsd68_x4_stage2_mean'),
-               ('stage-2 RRDB-SFT fed the true kernels', 'eval_bsd68_x4_stage2_true')], ['psnr_y', 'ssim_y'])]
+               ('stage-2 RRDB-SFT fed the true kernels', 'eval_bsd68_x4_stage2_true')], ['psnr_y', 'ssim_y']),
+           '',
+           table('The code_norm pair: PSNR_Y (dB) / SSIM_Y', CODENORM, ['psnr_y', 'ssim_y']),
+           difference_row('stage 2: true minus mean kernel (target >= +1.0)', CODENORM[4][1], CODENORM[2][1]),
+           difference_row('stage 2: true minus the mix mean kernel', CODENORM[4][1], CODENORM[3][1]),
+           difference_row('stage 3 minus stage 2 + mean kernel (target >= +0.5)', CODENORM[0][1], CODENORM[2][1]),
+           difference_row('stage 3 minus stage 2 + the mix mean kernel', CODENORM[0][1], CODENORM[3][1]),
+           difference_row('stage 3 minus stage 2 + true kernels (target >= -0.5)', CODENORM[0][1], CODENORM[4][1])]
     sys.stdout.write('\n'.join(out) + '\n')
 
 
