@@ -133,7 +133,9 @@ class KernelFileWriter:
             part = core[r:r + rows].float()
             self.streams['est_ker_lr'].write_block(part.half().cpu().numpy(), cy0 + r, cx0)
             if 'est_codes' in self.streams:
-                codes = part.flatten(-2) @ self._basis_t.to(part.device)
+                # in float64, so that a code does not depend on the tile it came in (float32 matmul
+                # rounding follows the BLAS blocking of the tile's size on some CPUs)
+                codes = (part.flatten(-2).double() @ self._basis_t.to(part.device).double()).float()
                 self.streams['est_codes'].write_block(codes.cpu().numpy(), cy0 + r, cx0)
 
     def finish(self, arrays):
