@@ -9,7 +9,8 @@ pixels), plus ``kernels_mode<m>_noise<n>/<img>.npz`` with the true kernels, whic
 GTLQ datasets pick up. ``--protocol kulnet`` writes the KULNet authors' nine x4 kernels instead
 (``HR_kulnet``, ``LR_kulnet_noise0``, ``kernels_kulnet_noise0``); ``--protocol dipfkp`` /
 ``kernelganfkp`` the FKP authors' sets: ``<set>/HR``, ``<set>/DIPFKP_lr_x<s>``,
-``<set>/DIPFKP_gt_k_x<s>`` (``.mat`` kernels), or the ``KernelGANFKP_*`` ones (x2, x4). Existing files are kept unless ``--overwrite``.
+``<set>/DIPFKP_gt_k_x<s>`` (``.mat`` kernels), or the ``KernelGANFKP_*`` ones (x2, x4). Existing
+files are kept unless ``--overwrite``.
 """
 import argparse
 from pathlib import Path

@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..options.kernel_sweep import AUTHORS_PI
+from ..options.kernel_sweep import sweep_kernels
 
 SCALES = (2, 3, 4)
 NOISE_LEVELS = (0, 15)
@@ -153,8 +153,9 @@ def authors_cases(phases, sv_sets=DEFAULT_SV_SETS, test_noise=False):
 def kulnet_cases(phases, scales=KULNET_SCALES):
     """The KULNet authors' cases: per scale and dataset (sorted by phase key), their nine kernels
     in order, noise 0 (their test still runs the noise code: a level-0 draw)."""
+    sig1, sig2, theta = (list(values) for values in zip(*KULNET_KERNELS))
+    kernels = sweep_kernels({'sig1': sig1, 'sig2': sig2, 'theta': theta})   # test.py's conversion and labels
     for scale in scales:
         for phase, _ in sorted(phases):
-            for sig1, sig2, degrees in KULNET_KERNELS:
-                yield Case(scale, phase, 0, 0, (sig1, sig2, degrees / 180 * AUTHORS_PI), True,
-                           label=f'k_{sig1:g}_{sig2:g}_{degrees:g}')
+            for k in kernels:
+                yield Case(scale, phase, 0, 0, (k.sig1, k.sig2, k.theta), True, label=k.label)
