@@ -1,9 +1,12 @@
 """KernelGAN-FKP: networks, crop sampling, WGAN-GP term, and 3 iterations vs the authors' run.
 
 The authors' batches come from their RNG streams (DataLoader shuffling, np.random crop
-indices), so only statistics can match: the seeded initial latent is theirs, 9 Adam steps of
-lr 5e-4 move each latent entry by at most 4.5e-3, hence both runs must end within 9e-3 of
-each other, and the kernel/image PSNRs within a few hundredths of a dB.
+indices), so only statistics can match: the seeded initial latent is theirs, and what the 9 Adam
+steps add to it after the first projection must point the same way as theirs and be as long;
+the kernel and the kernel/image PSNRs must agree to a few hundredths of a dB. Entry by entry the
+latents are not compared tightly: float rounding differs between CPUs (AVX2 vs AVX-512), and an
+entry whose gradient is near zero can take Adam steps of the opposite sign (bias-corrected Adam
+steps reach ~1.5 lr here), so single entries drift by up to ~1e-2.
 """
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from blindsr.fkp.data_prep import prepare_kernelganfkp_testset
 from blindsr.fkp.io import load_kernel_mat, read_rgb, rgb_to_tensor, tensor_to_uint8
 from blindsr.fkp.kernelgan_fkp import KernelGANFKP, gradient_penalty, prepare_kernelgan_input
 from blindsr.fkp.nonblind import usrnet_sr
+from blindsr.fkp.optim import project_to_sphere
 from blindsr.metrics import kernel_psnr, psnr_y
 
 
@@ -84,7 +88,16 @@ def test_three_iterations_match_authors_statistically(shared, test_image_x2):
     assert res.kernel.shape == (11, 11) and len(res.history['g']) == 3
     assert [t for t, _ in calls] == [1, 2, 3]
     assert [losses['g'] for _, losses in calls] == res.history['g']
-    assert np.abs(res.latent.numpy() - g['z_after_3_iters']).max() < 9e-3 + 1e-5
+    with torch.random.fork_rng(devices=[]):
+        z0 = KernelGANFKP(prior)._build()[0].kernel_code.detach().clone()
+    z0 = project_to_sphere(z0, 10.0).numpy().ravel()           # where the first Adam step starts
+    ours, theirs = res.latent.numpy().ravel() - z0, g['z_after_3_iters'].ravel() - z0
+    cosine = ours @ theirs / (np.linalg.norm(ours) * np.linalg.norm(theirs))
+    assert cosine > 0.8                                                         # 0.896 measured
+    assert np.linalg.norm(ours) / np.linalg.norm(theirs) == pytest.approx(1.0, abs=0.2)   # 1.04
+    assert np.median(np.abs(ours - theirs)) < 1.5e-3                           # 4.3e-4 measured
+    assert np.abs(ours - theirs).max() < 9 * 2 * 1.5 * 5e-4 + 1e-3              # 1.0e-2 measured
+    np.testing.assert_allclose(res.kernel_x2, g['k2_after_3_iters'], rtol=0, atol=1e-4)   # 4e-6
     assert np.linalg.norm(res.latent.numpy()) == pytest.approx(10.0, abs=1e-4)
     gt = g['gt_kernel_x2']
     assert kernel_psnr(res.kernel, gt) == pytest.approx(float(g['kernel_psnr']), abs=0.05)    # 62.43 dB
