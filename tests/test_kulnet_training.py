@@ -6,6 +6,7 @@ import shutil
 import pytest
 import torch
 
+from blindsr.data.errors import DatasetError
 from blindsr.engine.trainer import train
 from blindsr.kulnet import KULNet
 from kulnet_reference import kulnet_losses
@@ -15,6 +16,79 @@ from blindsr.models.contract import Capabilities, check_test_output
 from blindsr.options.loader import _resolve_paths, load_options, validate
 from blindsr.registry import ARCHS
 from blindsr.utils.paths import REPO_ROOT
+
+# The KULNet authors' options/train/train.yml (the x2 file they ship; their comments dropped), as the
+# spec's table gives it.
+AUTHORS_TRAIN_YML = """\
+name: KULNet_train_x2
+use_tb_logger: true
+model: blind
+distortion: sr
+scale: 2
+gpu_ids: [0]
+kernel_size: 21
+sig_min: 0.2
+sig_max: 4
+train_noise: True
+noise_high: 25
+train_jpeg: False
+jpeg_low: 70
+sig: 1.6
+sig1: 3.5
+sig2: 1.5
+theta: 0.5233
+rate_iso: 0
+test_noise: True
+noise: 10
+test_jpeg: False
+jpeg: 70
+cal_lr_psnr: False
+datasets:
+  train:
+    name: DF2K
+    mode: GT
+    dataroot_GT: ../datasets/DF2K/HR
+    use_shuffle: true
+    n_workers: 8
+    batch_size: 16
+    GT_size: 96
+    LR_size: ~
+    use_flip: true
+    use_rot: true
+    color: RGB
+  val:
+    name: Set14
+    mode: GT
+    dataroot_GT: ../datasets/Set14/HR
+network_G:
+  which_model_G: BlindNet
+path:
+  pretrain_model_K: ~
+  pretrain_model_G: ~
+  strict_load: false
+  resume_state: ~
+train:
+  lr_G: !!float 2e-4
+  lr_scheme: MultiStepLR
+  beta1: 0.9
+  beta2: 0.999
+  niter: 480000
+  warmup_iter: -1
+  lr_steps: [120000, 240000, 360000, 480000]
+  lr_gamma: 0.5
+  restarts: ~
+  restart_weights: ~
+  eta_min: !!float 1e-7
+  pixel_criterion: l1
+  pixel_weight: 1.0
+  kernel_criterion: l1
+  kernel_weight: 1.0
+  manual_seed: 0
+  val_freq: !!float 1e3
+logger:
+  print_freq: 100
+  save_checkpoint_freq: !!float 5e3
+"""
 
 AUTHORS_TRAIN = {'pixel_criterion': 'l1', 'pixel_weight': 1.0, 'kernel_criterion': 'l1', 'kernel_weight': 1.0}
 
@@ -175,3 +249,32 @@ def test_the_kulnet_option_files_load(path):
         train_set = opt['datasets']['train']
         assert (train_set['batch_size'], train_set['GT_size'], opt['datasets']['val']['name']) == (16, 192, 'Set14')
         assert (t['niter'], t['lr_steps'], t['val_freq']) == (480000, [120000, 240000, 360000, 480000], 1000)
+
+
+def test_the_authors_train_yml_runs_unchanged(tmp_path, one_thread, results):
+    """Their file as it is: it names their DF2K folder, which is refused by name; pointed at small
+    folders and shortened (``--set``), it trains KULNet x2 from scratch with their schedule."""
+    path = tmp_path / 'train.yml'
+    path.write_text(AUTHORS_TRAIN_YML)
+    as_shipped = load_options(path, is_train=True)
+    assert not (REPO_ROOT / 'results/KULNet_train_x2').exists()
+    with pytest.raises(DatasetError, match=r'datasets\.train\.dataroot_GT: .*DF2K/HR: image folder not found'):
+        train(as_shipped)
+    assert not (REPO_ROOT / 'results/KULNet_train_x2').exists()     # a failed start leaves nothing behind
+    results.append('pytest_kulnet_authors_x2')
+    overrides = ['name=pytest_kulnet_authors_x2', 'train.niter=2', 'train.val_freq=2',
+                 f'datasets.train.dataroot_GT={REPO_ROOT / "datasets/Set5/HR"}', 'datasets.train.batch_size=2',
+                 'datasets.train.GT_size=48', 'datasets.train.n_workers=0',
+                 f'datasets.val.dataroot_GT={REPO_ROOT / "datasets/toy_dataset/HR_si"}', 'logger.print_freq=1']
+    opt = load_options(path, is_train=True, overrides=overrides)
+    assert opt['scale'] == 2 and opt['train']['lr_gamma'] == 0.5
+    assert opt['train']['lr_steps'] == [120000, 240000, 360000, 480000]
+    assert [(t.name, t.weight) for t in build_loss_terms(opt['train'], KULNet.capabilities, 2)] == \
+        [('l_ker', 1.0), ('l_pix', 1.0), ('l_kl', 1e-3)]
+    train(opt)
+    losses = {k: _logged('pytest_kulnet_authors_x2', k) for k in ('l_pix', 'l_ker', 'l_kl')}
+    assert all(len(v) == 2 and all(x > 0 for x in v) for v in losses.values()), losses
+    weights = torch.load(REPO_ROOT / 'results/pytest_kulnet_authors_x2/models/latest_G.pth')
+    assert weights.keys() == KULNet(scale=2).state_dict().keys()
+    log = next((REPO_ROOT / 'results/pytest_kulnet_authors_x2').glob('train_*.log')).read_text()
+    assert re.search(r'Validation at iter 2 # psnr_y: [0-9.]+', log)
