@@ -5,8 +5,8 @@
 
 For every ``<iter>_G.pth`` in ``--models`` it runs test.py on the option file's sets twice: the
 stage-2 network fed the true kernels, and the same network fed the mean training kernel
-(``MANet_s2_mean``). It writes ``curve.md`` and ``curve.csv`` (iteration, set, both PSNR_Y, the
-gain) under ``results/kernel_gain_curve/<run>/`` and skips checkpoints already in the CSV, so it
+(``MANet_s2_mean``). It writes ``curve.md``, ``curve.csv`` (iteration, set, both PSNR_Y, the
+gain) and ``curve.png`` under ``results/kernel_gain_curve/<run>/`` and skips checkpoints already in the CSV, so it
 can be rerun while the training goes on.
 """
 import argparse
@@ -25,8 +25,8 @@ FIELDS = ['iteration', 'set', 'psnr_y_true', 'psnr_y_mean', 'gain']
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='True-kernel minus mean-kernel PSNR_Y of every stage-2 checkpoint of a run.')
-    p.add_argument('--models', required=True, help='folder of <iter>_G.pth checkpoints (a training run\'s models/)')
-    p.add_argument('--opt', required=True, help='test option file: GTLQ sets with kernels and the stage-2 network_G')
+    p.add_argument('--models', help='folder of <iter>_G.pth checkpoints (a training run\'s models/)')
+    p.add_argument('--opt', help='test option file: GTLQ sets with kernels and the stage-2 network_G')
     p.add_argument('--train_sv_rate', type=float, default=0.0,
                    help='mean kernel of the training mix with this share of random fields (default 0)')
     p.add_argument('--every', type=int, default=1, help='use every N-th checkpoint (default 1: all)')
@@ -34,7 +34,13 @@ def parse_args(argv=None):
                    help='evaluate N pairs of each set, spread over the set (symlinked subsets; default 0: all)')
     p.add_argument('--output', default=None, help='folder for curve.md / curve.csv '
                                                   '(default results/kernel_gain_curve/<run name>)')
-    return p.parse_args(argv)
+    p.add_argument('--plot', metavar='CSV', default=None,
+                   help='only draw the picture of a curve CSV (written beside it, same name, .png); '
+                        'no --models/--opt needed')
+    args = p.parse_args(argv)
+    if args.plot is None and (args.models is None or args.opt is None):
+        p.error('--models and --opt are required (or --plot CSV)')
+    return args
 
 
 def subset(gt_dir, lq_dir, count, dest):
@@ -69,6 +75,28 @@ def averages(metrics_csv):
     return float(read_rows(metrics_csv)[-1]['psnr_y'])
 
 
+def plot_curve(rows, path, target=1.0):
+    """Gain per set over iterations, with the target line: where the curve flattens below it is
+    what says a run needs more than more iterations."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from blindsr.utils.files import atomic_path
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name in dict.fromkeys(r['set'] for r in rows):
+        pts = sorted((int(r['iteration']), float(r['gain'])) for r in rows if r['set'] == name)
+        ax.plot(*zip(*pts), marker='o', ms=3, label=name)
+    ax.axhline(target, color='k', ls='--', lw=1, label=f'target +{target:g} dB')
+    ax.axhline(0, color='0.6', lw=0.8)
+    ax.set_xlabel('training iteration')
+    ax.set_ylabel('PSNR_Y, true minus mean kernel (dB)')
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
+    plt.close(fig)
+
+
 def main(argv=None):
     args = parse_args(argv)
 
@@ -78,6 +106,9 @@ def main(argv=None):
         from blindsr.utils.files import atomic_write_text
         from blindsr.utils.logger import setup_logging
         setup_logging()
+        if args.plot:
+            plot_curve(read_rows(args.plot), Path(args.plot).with_suffix('.png'))
+            return 0
         if args.every < 1 or args.images < 0:
             raise ValueError('--every must be >= 1 and --images >= 0')
         models = Path(args.models)
@@ -133,6 +164,7 @@ def main(argv=None):
         text = (f'{run}: stage 2 fed the true kernels vs the mean training kernel (train_sv_rate '
                 f'{args.train_sv_rate:g}), PSNR_Y dB, sets of {args.opt}\n\n' + '\n'.join(table) + '\n')
         atomic_write_text(text, out / 'curve.md')
+        plot_curve(rows, out / 'curve.png')
         sys.stdout.write(text)
         return 0
     return run_cli(job)
