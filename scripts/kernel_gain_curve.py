@@ -78,11 +78,8 @@ def averages(metrics_csv):
 def plot_curve(rows, path, target=1.0):
     """Gain per set over iterations, with the target line: where the curve flattens below it is
     what says a run needs more than more iterations."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from blindsr.utils.files import atomic_path
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    from blindsr.utils.plots import pyplot, save_figure
+    fig, ax = pyplot().subplots(figsize=(6.4, 3.6))
     for name in dict.fromkeys(r['set'] for r in rows):
         pts = sorted((int(r['iteration']), float(r['gain'])) for r in rows if r['set'] == name)
         ax.plot(*zip(*pts), marker='o', ms=3, label=name)
@@ -92,9 +89,7 @@ def plot_curve(rows, path, target=1.0):
     ax.set_ylabel('PSNR_Y, true minus mean kernel (dB)')
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

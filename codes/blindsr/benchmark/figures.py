@@ -8,26 +8,12 @@ import logging
 import numpy as np
 
 from ..archs.baselines_arch import Bicubic
-from ..utils.files import atomic_path
 from ..utils.image_io import read_image
 from ..utils.kernel_picture import kernel_tile
+from ..utils.plots import pyplot, save_figure
 from .report import summarise
 
 logger = logging.getLogger(__name__)
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, path):
-    plt = _pyplot()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
-    plt.close(fig)
 
 
 def quality_time_plot(records, set_name, path, methods=()):
@@ -38,7 +24,7 @@ def quality_time_plot(records, set_name, path, methods=()):
               if m in table and metric in table[m] and 'wall_s' in table[m]]
     if not points:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for method, entry in points:
         (t, t_std), (q, q_std) = entry['wall_s'], entry[metric]
@@ -49,7 +35,7 @@ def quality_time_plot(records, set_name, path, methods=()):
     ax.set_ylabel('PSNR_Y (dB)' if metric == 'psnr_y' else 'LR consistency, LR-PSNR_Y (dB)')
     ax.set_title(f'{set_name}: quality vs time')
     ax.grid(True, alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -85,7 +71,7 @@ def crop_grid(store, test_set, image, methods, path, crop=96, seed=0):
             true = true.double().mean(dim=(0, 1)) if true.dim() == 4 else true.double()
             true = to_reference(true, sample.kernel_convention, s).numpy()
         panels.append(('HR', sample.hr[0].permute(1, 2, 0).numpy(), true))
-    plt = _pyplot()
+    plt = pyplot()
     n = len(panels)
     fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.4), gridspec_kw={'height_ratios': [2, 1]}, squeeze=False)
     for col, (title, img, kernel) in enumerate(panels):
@@ -97,5 +83,5 @@ def crop_grid(store, test_set, image, methods, path, crop=96, seed=0):
             ax.axis('off')
     fig.suptitle(f'{test_set.name}/{image}: centre {size}x{size} crop; kernels in the MANet 21x21 convention',
                  fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
