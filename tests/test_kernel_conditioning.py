@@ -145,7 +145,7 @@ def test_pca_fidelity_shows_the_code_describes_sv3_worst(capsys):
     assert 60 < rows['SV3'][1][0] < 66 and rows['training kernels'][1][0] > 78
 
 
-def test_kernel_gain_curve_rewards_the_true_kernel_and_resumes(tmp_path, shared, one_thread, capsys):
+def test_kernel_gain_curve_rewards_the_true_kernel_and_resumes(tmp_path, shared, one_thread):
     """One checkpoint (the shipped code_norm stage 2) on two BSD68 crops blurred with a sharp kernel
     (iso 0.7, far from the mean kernel): the true kernel beats the mean one by over a dB (the
     kernel-sensitivity table: +2.3 on whole images); a rerun computes nothing new."""
