@@ -6,8 +6,8 @@
 For every ``<iter>_G.pth`` in ``--models`` it runs test.py on the option file's sets twice: the
 stage-2 network fed the true kernels, and the same network fed the mean training kernel
 (``MANet_s2_mean``). It writes ``curve.md``, ``curve.csv`` (iteration, set, both PSNR_Y, the
-gain) and ``curve.png`` under ``results/kernel_gain_curve/<run>/`` and skips checkpoints already in the CSV, so it
-can be rerun while the training goes on.
+gain) and ``curve.png`` under ``results/kernel_gain_curve/<run>/`` and skips checkpoints already in
+the CSV, so it can be rerun while the training goes on; ``--plot CSV`` only redraws a picture.
 """
 import argparse
 import csv
@@ -102,7 +102,12 @@ def main(argv=None):
         from blindsr.utils.logger import setup_logging
         setup_logging()
         if args.plot:
-            plot_curve(read_rows(args.plot), Path(args.plot).with_suffix('.png'))
+            rows = read_rows(args.plot)
+            missing = [f for f in ('iteration', 'set', 'gain') if not rows or f not in rows[0]]
+            if missing:
+                raise ValueError(f'{args.plot}: not a curve CSV (no rows, or no {", ".join(missing)} column); '
+                                 f'expected the columns {", ".join(FIELDS)}')
+            plot_curve(rows, Path(args.plot).with_suffix('.png'))
             return 0
         if args.every < 1 or args.images < 0:
             raise ValueError('--every must be >= 1 and --images >= 0')

@@ -194,3 +194,5 @@ path: {{strict_load: true, pretrain_model_G: ~}}
     assert (out / 'curve.csv').stat().st_mtime_ns == stamp                 # nothing recomputed
     (out / 'curve.png').unlink()
     assert script.main(['--plot', str(out / 'curve.csv')]) == 0 and (out / 'curve.png').is_file()
+    (tmp_path / 'other.csv').write_text('a,b\n1,2\n')
+    assert script.main(['--plot', str(tmp_path / 'other.csv')]) == 2 and not (tmp_path / 'other.png').exists()
