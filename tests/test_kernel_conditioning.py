@@ -156,14 +156,14 @@ def test_kernel_gain_curve_rewards_the_true_kernel_and_resumes(tmp_path, shared,
     from blindsr.degradation.kernels import isotropic_kernels
     from blindsr.utils.image_io import img2tensor, read_image, write_image
     kernel = isotropic_kernels(0.7, 4)[0]
-    for d in ('HR', 'LR_aniso', 'kernels_aniso'):
+    for d in ('HR', 'LR_sharp', 'kernels_sharp'):
         (tmp_path / 'set' / d).mkdir(parents=True)
     for name in ('3096', '12084'):
         hr = read_image(shared(f'datasets/BSD68/HR/{name}.png'))[112:208, 192:288]
         write_image(tmp_path / 'set' / 'HR' / f'{name}.png', hr)
         lr = blur_subsample(img2tensor(read_image(tmp_path / 'set' / 'HR' / f'{name}.png'))[None], kernel, 4)
-        write_image(tmp_path / 'set' / 'LR_aniso' / f'{name}.png', lr[0].permute(1, 2, 0).numpy())
-        np.savez(tmp_path / 'set' / 'kernels_aniso' / f'{name}.npz', kernel=kernel.numpy())
+        write_image(tmp_path / 'set' / 'LR_sharp' / f'{name}.png', lr[0].permute(1, 2, 0).numpy())
+        np.savez(tmp_path / 'set' / 'kernels_sharp' / f'{name}.npz', kernel=kernel.numpy())
     models = tmp_path / 'run' / 'models'
     models.mkdir(parents=True)
     shutil.copy(ROOT / 'pretrained_models' / 'MANet_s2_x4_SunHays80_codenorm.pth', models / '10000_G.pth')
@@ -173,7 +173,7 @@ model: blind
 scale: 4
 pca_path: {ROOT / 'pretrained_models' / 'pca_matrix_aniso21_15_x4.pth'}
 datasets:
-  aniso: {{name: aniso, mode: GTLQ, dataroot_GT: {tmp_path / 'set' / 'HR'}, dataroot_LQ: {tmp_path / 'set' / 'LR_aniso'}}}
+  sharp: {{name: sharp, mode: GTLQ, dataroot_GT: {tmp_path / 'set' / 'HR'}, dataroot_LQ: {tmp_path / 'set' / 'LR_sharp'}}}
 network_G: {{which_model_G: MANet_s2, in_nc: 3, out_nc: 3, nf: 32, nb: 4, gc: 16, code_norm: true}}
 path: {{strict_load: true, pretrain_model_G: ~}}
 """)
@@ -185,7 +185,7 @@ path: {{strict_load: true, pretrain_model_G: ~}}
         for kind in ('true', 'mean'):
             shutil.rmtree(ROOT / 'results' / f'kernel_gain_curve_run_10000_{kind}', ignore_errors=True)
     rows = list(csv.DictReader(open(out / 'curve.csv')))
-    assert [(r['iteration'], r['set']) for r in rows] == [('10000', 'aniso')]
+    assert [(r['iteration'], r['set']) for r in rows] == [('10000', 'sharp')]
     true, mean, gain = (float(rows[0][k]) for k in ('psnr_y_true', 'psnr_y_mean', 'gain'))
     assert 20 < mean < true and gain == pytest.approx(true - mean, abs=2e-4) and gain > 1.0
     assert '| 10000 | ' in (out / 'curve.md').read_text() and (out / 'curve.png').stat().st_size > 10_000
